@@ -1,0 +1,213 @@
+/**
+ * The opening handshake of RFC 6455, both sides, as pure functions over strings and buffers.
+ * @see RFC 6455 §4, https://websockets.spec.whatwg.org/#concept-websocket-establish
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Defaults, EMPTY, WEBSOCKET_GUID } from './constants';
+import { isToken } from './validation';
+
+/** The `Sec-WebSocket-Accept` value that answers `key`. @see RFC 6455 §1.3, §4.2.2 */
+export function acceptKeyFor(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/** A fresh `Sec-WebSocket-Key`: 16 random bytes, base64-encoded. @see RFC 6455 §4.1 */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** The parts of a client handshake request. */
+export interface ClientRequestOptions {
+  /** `host` or `host:port` as it goes in the Host header (URL.host gives exactly this). */
+  host: string;
+  /** Path and query, starting with `/`. */
+  resource: string;
+  key: string;
+  protocols: readonly string[];
+  /** Extra header lines (already validated by the caller), e.g. for tests. */
+  extraHeaders?: readonly [string, string][];
+}
+
+/**
+ * The bytes of the client's opening handshake request.
+ * @see https://websockets.spec.whatwg.org/#concept-websocket-establish steps 3–10, RFC 6455 §4.1
+ */
+export function buildClientRequest(options: ClientRequestOptions): string {
+  let head =
+    `GET ${options.resource} HTTP/1.1\r\n` +
+    `Host: ${options.host}\r\n` +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    `Sec-WebSocket-Key: ${options.key}\r\n` +
+    'Sec-WebSocket-Version: 13\r\n';
+  // Fetch's "combine" joins repeated values with ", ".
+  if (options.protocols.length > 0) head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
+  for (const [name, value] of options.extraHeaders ?? []) head += `${name}: ${value}\r\n`;
+  return head + '\r\n';
+}
+
+/** An HTTP message head: its first line and its headers (lower-case names, repeats joined by ", "). */
+export interface HttpHead {
+  startLine: string;
+  headers: Map<string, string>;
+}
+
+/** What {@link HttpHeadReader.push} reports. */
+export type HeadReadResult =
+  | { kind: 'more' }
+  | { kind: 'head'; head: HttpHead; rest: Buffer }
+  | { kind: 'error'; message: string };
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/**
+ * Collects an HTTP/1.1 message head from chunks of any size, up to a size limit. Bytes after the
+ * blank line are returned as `rest`: on a WebSocket they are already the first frames.
+ * @see RFC 7230 §3
+ */
+export class HttpHeadReader {
+  #chunks: Buffer[] = [];
+  #length = 0;
+  readonly #limit: number;
+
+  constructor(limit: number = Defaults.maxHandshakeHeadSize) {
+    this.#limit = limit;
+  }
+
+  push(chunk: Buffer): HeadReadResult {
+    // Search from 3 bytes before the new chunk, in case the blank line straddles two chunks.
+    const searchFrom = Math.max(0, this.#length - 3);
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+    const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
+    this.#chunks = [all];
+    const end = all.indexOf(CRLFCRLF, searchFrom);
+    if (end === -1) {
+      if (this.#length > this.#limit) return { kind: 'error', message: `response head exceeds ${this.#limit} bytes` };
+      return { kind: 'more' };
+    }
+    if (end + 4 > this.#limit) return { kind: 'error', message: `response head exceeds ${this.#limit} bytes` };
+    const head = parseHead(all.toString('latin1', 0, end));
+    if (typeof head === 'string') return { kind: 'error', message: head };
+    const rest = end + 4 === all.length ? EMPTY : all.subarray(end + 4);
+    this.#chunks = [];
+    return { kind: 'head', head, rest };
+  }
+}
+
+/** Splits a head into its first line and headers; returns a message on malformed input. */
+export function parseHead(text: string): HttpHead | string {
+  const lines = text.split('\r\n');
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) return `malformed header line ${JSON.stringify(line.slice(0, 64))}`;
+    const name = line.slice(0, colon);
+    if (!isToken(name)) return `malformed header name ${JSON.stringify(name.slice(0, 64))}`;
+    const key = name.toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const previous = headers.get(key);
+    headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
+  }
+  return { startLine: lines[0], headers };
+}
+
+/** Splits a comma-separated header value into trimmed, non-empty elements. */
+export function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const part of value.split(',')) {
+    const item = part.trim();
+    if (item !== '') out.push(item);
+  }
+  return out;
+}
+
+/** What the client learns from a valid handshake response. */
+export interface HandshakeOutcome {
+  /** The subprotocol in use, or '' for none. */
+  protocol: string;
+  /** The extensions in use, as the server wrote them, or ''. */
+  extensions: string;
+}
+
+/**
+ * Validates the server's response to our handshake. Returns the outcome, or a message saying
+ * which rule the response broke.
+ * @see RFC 6455 §4.1 (the client's last set of steps), https://websockets.spec.whatwg.org/#concept-websocket-establish step 11
+ */
+export function validateServerResponse(
+  head: HttpHead,
+  key: string,
+  protocols: readonly string[],
+): HandshakeOutcome | string {
+  const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(head.startLine);
+  if (status === null) return `malformed status line ${JSON.stringify(head.startLine.slice(0, 64))}`;
+  // WHATWG step 11.1: fail unless the status is 101 (redirects are not followed).
+  if (status[1] !== '101') return `expected status 101, got ${status[1]}`;
+  const h = head.headers;
+  // RFC 6455 §4.1 step 2: Upgrade must be "websocket", in any case.
+  const upgrade = h.get('upgrade');
+  if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') {
+    return `expected "Upgrade: websocket", got ${upgrade === undefined ? 'none' : JSON.stringify(upgrade)}`;
+  }
+  // Step 3: Connection must contain the token "upgrade", in any case.
+  const connection = splitList(h.get('connection')).map((t) => t.toLowerCase());
+  if (!connection.includes('upgrade')) return 'expected "Connection" to contain "Upgrade"';
+  // Step 4: Sec-WebSocket-Accept must be the hash of our key.
+  const accept = h.get('sec-websocket-accept');
+  if (accept !== acceptKeyFor(key)) {
+    return accept === undefined ? 'missing Sec-WebSocket-Accept' : 'Sec-WebSocket-Accept does not match the key sent';
+  }
+  // Step 5: no extension may be in use that we did not offer; we offer none yet.
+  const extensions = h.get('sec-websocket-extensions');
+  if (extensions !== undefined && extensions !== '') return `server chose extensions that were not offered: ${extensions}`;
+  // Step 6: the subprotocol, if any, must be one we offered.
+  const protocol = h.get('sec-websocket-protocol');
+  if (protocol !== undefined && protocol !== '' && !protocols.includes(protocol)) {
+    return `server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`;
+  }
+  // WHATWG step 11.2: when protocols were offered, the server must pick one.
+  if (protocols.length > 0 && (protocol === undefined || protocol === '')) {
+    return `server chose none of the offered subprotocols (${protocols.join(', ')})`;
+  }
+  return { protocol: protocol ?? '', extensions: '' };
+}
+
+/** A client handshake request as the server sees it. */
+export interface ClientHandshake {
+  resource: string;
+  key: string;
+  protocols: string[];
+  headers: Map<string, string>;
+}
+
+/**
+ * Validates a client's handshake request (server side). Returns its parts, or a message saying
+ * which rule it broke.
+ * @see RFC 6455 §4.2.1
+ */
+export function validateClientRequest(head: HttpHead): ClientHandshake | string {
+  const line = /^GET (\S+) HTTP\/1\.1$/.exec(head.startLine);
+  if (line === null) return `expected "GET <resource> HTTP/1.1", got ${JSON.stringify(head.startLine.slice(0, 64))}`;
+  const h = head.headers;
+  if ((h.get('upgrade') ?? '').toLowerCase() !== 'websocket') return 'expected "Upgrade: websocket"';
+  if (!splitList(h.get('connection')).some((t) => t.toLowerCase() === 'upgrade')) return 'expected "Connection: Upgrade"';
+  if (h.get('sec-websocket-version') !== '13') return 'expected "Sec-WebSocket-Version: 13"';
+  const key = h.get('sec-websocket-key') ?? '';
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return 'Sec-WebSocket-Key is not 16 bytes in base64';
+  return { resource: line[1], key, protocols: splitList(h.get('sec-websocket-protocol')), headers: h };
+}
+
+/** The server's 101 response accepting `key`, optionally with a chosen subprotocol. @see RFC 6455 §4.2.2 */
+export function buildServerResponse(key: string, protocol?: string, extraHeaders: readonly [string, string][] = []): string {
+  let head =
+    'HTTP/1.1 101 Switching Protocols\r\n' +
+    'Upgrade: websocket\r\n' +
+    'Connection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${acceptKeyFor(key)}\r\n`;
+  if (protocol) head += `Sec-WebSocket-Protocol: ${protocol}\r\n`;
+  for (const [name, value] of extraHeaders) head += `${name}: ${value}\r\n`;
+  return head + '\r\n';
+}

@@ -1,0 +1,354 @@
+/**
+ * The streaming frame parser: the receiving half of the RFC 6455 engine. Pure: it is fed bytes,
+ * reports what it finds to a {@link ParserSink}, never throws on peer input and never writes.
+ * @see RFC 6455 §5
+ */
+import { CloseCode, Defaults, EMPTY, MAX_CONTROL_PAYLOAD, Opcode } from './constants';
+import { maskInPlace } from './frame';
+import { isUtf8, isValidWireCloseCode, Utf8StreamValidator } from './validation';
+
+/** Receives what the parser finds, in stream order. */
+export interface ParserSink {
+  /**
+   * A complete message. `data` may be a view of a pushed chunk; it stays valid as long as the
+   * chunk does (the parser never writes into a chunk after handing out a view of it).
+   */
+  onMessage(isText: boolean, data: Buffer): void;
+  /** A Ping; the connection answers with a Pong carrying the same `payload`. */
+  onPing(payload: Buffer): void;
+  /** A Pong. */
+  onPong(payload: Buffer): void;
+  /** A valid Close frame. `code` is 1005 when the frame had no body. The parser stops after it. */
+  onClose(code: number, reason: string): void;
+  /** A fault of the peer: the connection must be failed with `closeCode`. The parser stops. */
+  onProtocolError(closeCode: number, message: string): void;
+}
+
+/** How a parser is set up. */
+export interface ParserOptions {
+  /** `client` rejects masked frames; `server` requires masking and unmasks in place. */
+  role: 'client' | 'server';
+  /** Largest message (sum of its frames' payloads) before failing with 1009. */
+  maxMessageSize?: number;
+}
+
+const State = { HEAD: 0, LENGTH_16: 1, LENGTH_64: 2, MASK_KEY: 3, PAYLOAD: 4, STOPPED: 5 } as const;
+type State = (typeof State)[keyof typeof State];
+
+/**
+ * Parses a stream of WebSocket frames that arrives in chunks split at any byte.
+ * Frames inside one chunk are handed out as views of it; bytes are copied only when a frame head
+ * or a control frame spans chunks, and when a fragmented or chunk-spanning message is joined
+ * (once, at its end).
+ * @see RFC 6455 §5.2
+ */
+export class FrameParser {
+  readonly #sink: ParserSink;
+  readonly #server: boolean;
+  readonly #maxMessageSize: number;
+
+  #chunks: Buffer[] = [];
+  #offset = 0; // read position in #chunks[0]
+  #buffered = 0; // unread bytes across #chunks
+
+  #state: State = State.HEAD;
+  // The frame being read.
+  #fin = false;
+  #opcode = 0;
+  #masked = false;
+  #payloadLength = 0;
+  #payloadRead = 0;
+  #maskKey: Buffer = EMPTY;
+  // The data message being assembled.
+  #inMessage = false;
+  #messageIsText = false;
+  #messageLength = 0;
+  #fragments: Buffer[] = [];
+  readonly #utf8 = new Utf8StreamValidator();
+
+  constructor(sink: ParserSink, options: ParserOptions) {
+    this.#sink = sink;
+    this.#server = options.role === 'server';
+    this.#maxMessageSize = options.maxMessageSize ?? Defaults.maxMessageSize;
+  }
+
+  /** Whether the parser has stopped (after a Close frame or a protocol error). */
+  get stopped(): boolean {
+    return this.#state === State.STOPPED;
+  }
+
+  /**
+   * Feeds the next bytes of the stream. In the server role the chunk's bytes are unmasked in
+   * place, so the caller hands over ownership of it.
+   */
+  push(chunk: Buffer): void {
+    if (this.#state === State.STOPPED || chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    this.#run();
+  }
+
+  #run(): void {
+    for (;;) {
+      switch (this.#state) {
+        case State.HEAD:
+          if (!this.#readHead()) return;
+          break;
+        case State.LENGTH_16:
+          if (!this.#readLength16()) return;
+          break;
+        case State.LENGTH_64:
+          if (!this.#readLength64()) return;
+          break;
+        case State.MASK_KEY:
+          if (this.#buffered < 4) return;
+          this.#maskKey = this.#consume(4);
+          this.#state = State.PAYLOAD;
+          break;
+        case State.PAYLOAD:
+          if (!this.#readPayload()) return;
+          break;
+        default:
+          return;
+      }
+    }
+  }
+
+  /** Reads the 2-byte head and applies every rule that can be checked from it. */
+  #readHead(): boolean {
+    const head = this.#contiguous(2);
+    if (head === null) return false;
+    const b0 = head[this.#offset];
+    const b1 = head[this.#offset + 1];
+    this.#skip(2);
+
+    this.#fin = (b0 & 0x80) !== 0;
+    this.#opcode = b0 & 0x0f;
+    this.#masked = (b1 & 0x80) !== 0;
+    const length7 = b1 & 0x7f;
+
+    // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defining them was negotiated.
+    if ((b0 & 0x70) !== 0) return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV bits set, but no extension was negotiated');
+    // RFC 6455 §5.1: a server MUST NOT mask its frames; a client MUST mask all of its frames.
+    if (this.#masked !== this.#server) {
+      return this.#fail(
+        CloseCode.PROTOCOL_ERROR,
+        this.#server ? 'unmasked frame from a client' : 'masked frame from a server',
+      );
+    }
+
+    const opcode = this.#opcode;
+    if (opcode >= 0x8) {
+      // RFC 6455 §5.5: control frames are never fragmented and carry at most 125 bytes.
+      if (opcode !== Opcode.CLOSE && opcode !== Opcode.PING && opcode !== Opcode.PONG) {
+        return this.#fail(CloseCode.PROTOCOL_ERROR, `unknown control opcode 0x${opcode.toString(16)}`);
+      }
+      if (!this.#fin) return this.#fail(CloseCode.PROTOCOL_ERROR, 'fragmented control frame');
+      if (length7 > MAX_CONTROL_PAYLOAD) {
+        return this.#fail(CloseCode.PROTOCOL_ERROR, 'control frame with a payload over 125 bytes');
+      }
+    } else if (opcode === Opcode.CONTINUATION) {
+      // RFC 6455 §5.4: a continuation frame continues a fragmented message, so one must be open.
+      if (!this.#inMessage) return this.#fail(CloseCode.PROTOCOL_ERROR, 'continuation frame without a message to continue');
+    } else if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      // RFC 6455 §5.4: fragments of one message are not interleaved with another data message.
+      if (this.#inMessage) return this.#fail(CloseCode.PROTOCOL_ERROR, 'new data frame before the fragmented message ended');
+      this.#inMessage = true;
+      this.#messageIsText = opcode === Opcode.TEXT;
+      this.#messageLength = 0;
+    } else {
+      return this.#fail(CloseCode.PROTOCOL_ERROR, `unknown data opcode 0x${opcode.toString(16)}`);
+    }
+
+    if (length7 === 126) {
+      this.#state = State.LENGTH_16;
+    } else if (length7 === 127) {
+      this.#state = State.LENGTH_64;
+    } else {
+      return this.#startPayload(length7);
+    }
+    return true;
+  }
+
+  #readLength16(): boolean {
+    const buf = this.#contiguous(2);
+    if (buf === null) return false;
+    const length = buf.readUInt16BE(this.#offset);
+    this.#skip(2);
+    return this.#startPayload(length);
+  }
+
+  #readLength64(): boolean {
+    const buf = this.#contiguous(8);
+    if (buf === null) return false;
+    const high = buf.readUInt32BE(this.#offset);
+    const low = buf.readUInt32BE(this.#offset + 4);
+    this.#skip(8);
+    // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
+    if (high >= 0x80000000) return this.#fail(CloseCode.PROTOCOL_ERROR, '64-bit payload length with its most significant bit set');
+    // Above 2^53 the length is no longer an exact JS number; no limit allows that much anyway.
+    if (high >= 0x200000) return this.#fail(CloseCode.MESSAGE_TOO_BIG, 'payload length over 2^53 bytes');
+    return this.#startPayload(high * 0x100000000 + low);
+  }
+
+  /** Records the frame's payload length, enforces the size limit, and moves on. */
+  #startPayload(length: number): boolean {
+    this.#payloadLength = length;
+    this.#payloadRead = 0;
+    if (this.#opcode < 0x8) {
+      const total = this.#messageLength + length;
+      if (total > this.#maxMessageSize) {
+        return this.#fail(
+          CloseCode.MESSAGE_TOO_BIG,
+          `message of ${total} bytes or more exceeds the limit of ${this.#maxMessageSize} bytes`,
+        );
+      }
+      this.#messageLength = total;
+    }
+    this.#state = this.#server ? State.MASK_KEY : State.PAYLOAD;
+    return true;
+  }
+
+  #readPayload(): boolean {
+    if (this.#opcode >= 0x8) {
+      // Control frames are small: wait for all of it.
+      if (this.#buffered < this.#payloadLength) return false;
+      const payload = this.#payloadLength === 0 ? EMPTY : this.#consume(this.#payloadLength);
+      if (this.#server && payload.length !== 0) maskInPlace(payload, this.#maskKey);
+      this.#state = State.HEAD;
+      return this.#control(payload);
+    }
+    // Data frames: take whatever has arrived, so UTF-8 is checked as the bytes come in.
+    while (this.#payloadRead < this.#payloadLength) {
+      if (this.#buffered === 0) return false;
+      const piece = this.#take(this.#payloadLength - this.#payloadRead);
+      if (this.#server) maskInPlace(piece, this.#maskKey, 0, 0, piece.length, this.#payloadRead);
+      this.#payloadRead += piece.length;
+      if (this.#messageIsText && !this.#utf8.push(piece)) {
+        return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
+      }
+      this.#fragments.push(piece);
+    }
+    this.#state = State.HEAD;
+    if (!this.#fin) return true;
+    if (this.#messageIsText && !this.#utf8.end()) {
+      return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence');
+    }
+    const data = joinFragments(this.#fragments, this.#messageLength);
+    this.#fragments = [];
+    this.#inMessage = false;
+    this.#sink.onMessage(this.#messageIsText, data);
+    return true;
+  }
+
+  #control(payload: Buffer): boolean {
+    switch (this.#opcode) {
+      case Opcode.PING:
+        this.#sink.onPing(payload);
+        break;
+      case Opcode.PONG:
+        this.#sink.onPong(payload);
+        break;
+      default:
+        return this.#close(payload);
+    }
+    return true;
+  }
+
+  /** Validates a Close frame's body. @see RFC 6455 §5.5.1, §7.1.5 */
+  #close(body: Buffer): boolean {
+    if (body.length === 0) {
+      this.#stop();
+      this.#sink.onClose(CloseCode.NO_STATUS_RECEIVED, '');
+      return false;
+    }
+    if (body.length === 1) return this.#fail(CloseCode.PROTOCOL_ERROR, 'close frame with a 1-byte body');
+    const code = body.readUInt16BE(0);
+    if (!isValidWireCloseCode(code)) return this.#fail(CloseCode.PROTOCOL_ERROR, `close code ${code} is not allowed on the wire`);
+    const reason = body.subarray(2);
+    if (!isUtf8(reason)) return this.#fail(CloseCode.INVALID_PAYLOAD, 'close reason is not valid UTF-8');
+    this.#stop();
+    // "UTF-8 decode without BOM": Buffer#toString keeps a leading U+FEFF, as the Standard wants.
+    this.#sink.onClose(code, reason.toString('utf8'));
+    return false;
+  }
+
+  #fail(closeCode: number, message: string): false {
+    this.#stop();
+    this.#sink.onProtocolError(closeCode, message);
+    return false;
+  }
+
+  #stop(): void {
+    this.#state = State.STOPPED;
+    this.#chunks = [];
+    this.#fragments = [];
+    this.#buffered = 0;
+  }
+
+  /** Returns #chunks[0], first joining chunks so that it holds `n` bytes from #offset; or null. */
+  #contiguous(n: number): Buffer | null {
+    if (this.#buffered < n) return null;
+    const first = this.#chunks[0];
+    if (first.length - this.#offset >= n) return first;
+    const joined = this.#consume(n);
+    this.#chunks.unshift(joined);
+    this.#offset = 0;
+    this.#buffered += n;
+    return joined;
+  }
+
+  #skip(n: number): void {
+    this.#offset += n;
+    this.#buffered -= n;
+    if (this.#offset === this.#chunks[0].length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+  }
+
+  /** Takes up to `max` bytes from the first chunk, as a view. */
+  #take(max: number): Buffer {
+    const first = this.#chunks[0];
+    const available = first.length - this.#offset;
+    const n = available < max ? available : max;
+    const view = first.subarray(this.#offset, this.#offset + n);
+    this.#skip(n);
+    return view;
+  }
+
+  /** Takes exactly `n` buffered bytes: a view if one chunk holds them, else a copy. */
+  #consume(n: number): Buffer {
+    const first = this.#chunks[0];
+    if (first.length - this.#offset >= n) {
+      const view = first.subarray(this.#offset, this.#offset + n);
+      this.#skip(n);
+      return view;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const piece = this.#take(n - filled);
+      out.set(piece, filled);
+      filled += piece.length;
+    }
+    return out;
+  }
+}
+
+/**
+ * Joins a message's pieces. One piece is returned as is (a view, no copy). Several are copied
+ * once into a buffer that owns its whole ArrayBuffer, so the API can hand that ArrayBuffer to the
+ * user without a second copy.
+ */
+function joinFragments(fragments: Buffer[], length: number): Buffer {
+  if (fragments.length === 1) return fragments[0];
+  if (length === 0) return EMPTY;
+  const out = Buffer.allocUnsafeSlow(length);
+  let offset = 0;
+  for (const f of fragments) {
+    out.set(f, offset);
+    offset += f.length;
+  }
+  return out;
+}
