@@ -1,0 +1,23 @@
+/**
+ * Diagnostics published on `node:diagnostics_channel`. The Standard forbids telling scripts why a
+ * connection failed (its warning about probing local networks), so `error` events carry nothing;
+ * the causes are published here for whoever subscribes.
+ * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (the warning)
+ */
+import * as dc from 'node:diagnostics_channel';
+
+/** Channel names, also listed in the README. */
+export const ChannelName = {
+  open: 'polyfill:websocket:open',
+  fail: 'polyfill:websocket:fail',
+  close: 'polyfill:websocket:close',
+} as const;
+
+export const channels = {
+  /** `{ websocket, url, protocol, extensions }` when the connection is established. */
+  open: dc.channel(ChannelName.open),
+  /** `{ websocket, url, reason, error? }` when the connection is failed: the cause, in words and as an Error when there is one. */
+  fail: dc.channel(ChannelName.fail),
+  /** `{ websocket, url, wasClean, code, reason }` when the connection is closed. */
+  close: dc.channel(ChannelName.close),
+};

@@ -1,0 +1,141 @@
+/**
+ * The few WebIDL conversions and interface-object rules the WebSocket API needs.
+ * @see https://webidl.spec.whatwg.org/#es-type-mapping
+ */
+import { Blob } from 'node:buffer';
+import * as types from 'node:util/types';
+
+/** WebIDL `DOMString`: ToString, which throws a TypeError for symbols. @see https://webidl.spec.whatwg.org/#es-DOMString */
+export function toDOMString(value: unknown): string {
+  return typeof value === 'string' ? value : `${value as string}`;
+}
+
+/**
+ * WebIDL `USVString`: a DOMString with lone surrogates replaced by U+FFFD.
+ * @see https://webidl.spec.whatwg.org/#es-USVString
+ */
+export function toUSVString(value: unknown): string {
+  const s = toDOMString(value);
+  return isWellFormed(s) ? s : toWellFormed(s);
+}
+
+const nativeToWellFormed = (String.prototype as { toWellFormed?: () => string }).toWellFormed;
+
+function isWellFormed(s: string): boolean {
+  // Lone surrogates are rare; one regex test is the cheap common path on every Node version.
+  return !/[\uD800-\uDFFF]/.test(s) || s === toWellFormed(s);
+}
+
+function toWellFormed(s: string): string {
+  if (nativeToWellFormed !== undefined) return nativeToWellFormed.call(s);
+  return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/**
+ * WebIDL `[Clamp] unsigned short`.
+ * @see https://webidl.spec.whatwg.org/#abstract-opdef-converttoint
+ */
+export function toClampedUnsignedShort(value: unknown): number {
+  let x = Number(value); // ToNumber: throws a TypeError for symbols and BigInts
+  if (typeof value === 'bigint') throw new TypeError('Cannot convert a BigInt value to a number');
+  if (Number.isNaN(x)) return 0;
+  x = Math.min(Math.max(x, 0), 0xffff);
+  // Round half to even, +0 rather than -0.
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5 || (diff === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor === 0 ? 0 : floor;
+}
+
+/** WebIDL `unsigned short` (no [Clamp], no [EnforceRange]): ToNumber, truncate, modulo 2^16. */
+export function toUnsignedShort(value: unknown): number {
+  if (typeof value === 'bigint') throw new TypeError('Cannot convert a BigInt value to a number');
+  const x = Number(value);
+  if (!Number.isFinite(x)) return 0;
+  const t = Math.trunc(x) % 0x10000;
+  return t < 0 ? t + 0x10000 : t + 0; // + 0 turns -0 into +0
+}
+
+/**
+ * WebIDL `(DOMString or sequence<DOMString>)`: an object with Symbol.iterator is a sequence,
+ * anything else is one string.
+ * @see https://webidl.spec.whatwg.org/#es-union
+ */
+export function toStringOrStringSequence(value: unknown): string[] {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const iteratorMethod = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (iteratorMethod !== undefined && iteratorMethod !== null) {
+      if (typeof iteratorMethod !== 'function') throw new TypeError('protocols: Symbol.iterator is not a function');
+      const out: string[] = [];
+      for (const item of value as Iterable<unknown>) out.push(toDOMString(item));
+      return out;
+    }
+  }
+  return [toDOMString(value)];
+}
+
+/** What `send()` accepts, after conversion. */
+export type SendData = { kind: 'text'; value: string } | { kind: 'bytes'; value: Uint8Array } | { kind: 'blob'; value: Blob };
+
+/**
+ * WebIDL `(BufferSource or Blob or USVString)`. Shared and resizable buffers are not
+ * BufferSources, so they throw; any other object becomes a string.
+ * @see https://webidl.spec.whatwg.org/#es-union
+ */
+export function toSendData(value: unknown): SendData {
+  if (typeof value === 'object' && value !== null) {
+    if (value instanceof Blob) return { kind: 'blob', value };
+    if (types.isArrayBuffer(value)) {
+      if ((value as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a resizable ArrayBuffer is not allowed');
+      return { kind: 'bytes', value: new Uint8Array(value) };
+    }
+    if (ArrayBuffer.isView(value)) {
+      const buffer = value.buffer;
+      if (types.isSharedArrayBuffer(buffer)) throw new TypeError('send(): a view on a SharedArrayBuffer is not allowed');
+      if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a view on a resizable ArrayBuffer is not allowed');
+      return { kind: 'bytes', value: new Uint8Array(buffer, value.byteOffset, value.byteLength) };
+    }
+    if (types.isSharedArrayBuffer(value)) throw new TypeError('send(): a SharedArrayBuffer is not allowed; copy it into an ArrayBuffer');
+  }
+  return { kind: 'text', value: toDOMString(value) };
+}
+
+/** The TypeError a member throws when called on an object that is not of its interface. */
+export function illegalInvocation(interfaceName: string, member: string): TypeError {
+  return new TypeError(`Illegal invocation: ${interfaceName}.${member} called on an object that is not a ${interfaceName}`);
+}
+
+/** The TypeError for a missing required argument. */
+export function missingArguments(interfaceName: string, member: string, required: number, given: number): TypeError {
+  return new TypeError(
+    `Failed to execute '${member}' on '${interfaceName}': ${required} argument${required === 1 ? '' : 's'} required, but only ${given} present.`,
+  );
+}
+
+/**
+ * Gives a class the property shapes WebIDL prescribes: attributes and operations enumerable,
+ * constants read-only on the constructor and the prototype, operation lengths counting only
+ * required arguments, and a `Symbol.toStringTag`.
+ * @see https://webidl.spec.whatwg.org/#es-interfaces
+ */
+export function defineInterface(
+  ctor: { prototype: object; name: string },
+  shape: { constants?: Record<string, number>; operationLengths?: Record<string, number> },
+): void {
+  const proto = ctor.prototype;
+  for (const key of Object.getOwnPropertyNames(proto)) {
+    if (key === 'constructor') continue;
+    const descriptor = Object.getOwnPropertyDescriptor(proto, key) as PropertyDescriptor;
+    descriptor.enumerable = true;
+    Object.defineProperty(proto, key, descriptor);
+  }
+  for (const [name, length] of Object.entries(shape.operationLengths ?? {})) {
+    Object.defineProperty((proto as Record<string, unknown>)[name], 'length', { value: length });
+  }
+  for (const [name, value] of Object.entries(shape.constants ?? {})) {
+    const descriptor = { value, writable: false, enumerable: true, configurable: false };
+    Object.defineProperty(ctor, name, descriptor);
+    Object.defineProperty(proto, name, descriptor);
+  }
+  Object.defineProperty(proto, Symbol.toStringTag, { value: ctor.name, writable: false, enumerable: false, configurable: true });
+}

@@ -1,0 +1,361 @@
+/**
+ * The WHATWG `WebSocket` interface over {@link Connection}.
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+import { Blob } from 'node:buffer';
+import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
+import { Connection, type ConnectionHandler } from './connection';
+import { CloseEvent, EventHandlerSlot } from './events';
+import { isToken, isValidApiCloseCode } from './validation';
+import {
+  defineInterface,
+  illegalInvocation,
+  missingArguments,
+  toClampedUnsignedShort,
+  toDOMString,
+  toSendData,
+  toStringOrStringSequence,
+  toUSVString,
+} from './webidl';
+
+/** How binary messages are exposed. @see https://websockets.spec.whatwg.org/#enumdef-binarytype */
+export type BinaryType = 'blob' | 'arraybuffer';
+
+type HandlerName = 'open' | 'message' | 'error' | 'close';
+
+/**
+ * A WebSocket client with the behaviour the WHATWG WebSockets Standard defines.
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+export class WebSocket extends EventTarget {
+  declare static readonly CONNECTING: 0;
+  declare static readonly OPEN: 1;
+  declare static readonly CLOSING: 2;
+  declare static readonly CLOSED: 3;
+  declare readonly CONNECTING: 0;
+  declare readonly OPEN: 1;
+  declare readonly CLOSING: 2;
+  declare readonly CLOSED: 3;
+
+  #url: URL;
+  #readyState: ReadyState = ReadyState.CONNECTING;
+  #bufferedAmount = 0;
+  #flushedSinceTask = 0; // bytes written since the last task that lowered bufferedAmount
+  #protocol = '';
+  #extensions = '';
+  #binaryType: BinaryType = 'blob';
+  #origin: string | null = null;
+  #connection: Connection;
+  #handlers: Record<HandlerName, EventHandlerSlot> | null = null;
+
+  /**
+   * The constructor steps.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
+   */
+  constructor(url: string | URL, protocols: string | Iterable<string> = []) {
+    super();
+    if (arguments.length === 0) throw missingArguments('WebSocket', 'constructor', 1, 0);
+    const urlString = toUSVString(url);
+    const protocolList = protocols === undefined ? [] : toStringOrStringSequence(protocols);
+    // 1. Let baseURL be this's relevant settings object's API base URL: `location` where a
+    //    runtime provides one, otherwise none, so relative URLs fail.
+    const base = apiBaseURL();
+    // 2-3. Parse url against baseURL; failure throws a SyntaxError.
+    let record: URL;
+    try {
+      record = base === undefined ? new URL(urlString) : new URL(urlString, base);
+    } catch {
+      throw new DOMException(
+        `Failed to construct 'WebSocket': the URL '${urlString}' is invalid${base === undefined ? ' (relative URLs need a global location to resolve against)' : ''}.`,
+        'SyntaxError',
+      );
+    }
+    // 4-5. http: becomes ws:, https: becomes wss:.
+    if (record.protocol === 'http:') record.protocol = 'ws:';
+    else if (record.protocol === 'https:') record.protocol = 'wss:';
+    // 6. Any other scheme than ws: or wss: throws.
+    if (record.protocol !== 'ws:' && record.protocol !== 'wss:') {
+      throw new DOMException(
+        `Failed to construct 'WebSocket': the URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${record.protocol.slice(0, -1)}' is not allowed.`,
+        'SyntaxError',
+      );
+    }
+    // 7. A fragment, even an empty one, throws. It is the only place '#' can appear in href.
+    if (record.href.includes('#')) {
+      throw new DOMException(
+        `Failed to construct 'WebSocket': the URL contains a fragment identifier ('${record.hash || '#'}'); fragments are not allowed in WebSocket URLs.`,
+        'SyntaxError',
+      );
+    }
+    // 8-9. Each protocol must be a token, and none may repeat.
+    const seen = new Set<string>();
+    for (const protocol of protocolList) {
+      if (!isToken(protocol)) {
+        throw new DOMException(
+          `Failed to construct 'WebSocket': the subprotocol '${protocol}' is invalid; it must be a non-empty token of visible ASCII without separators.`,
+          'SyntaxError',
+        );
+      }
+      if (seen.has(protocol)) {
+        throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
+      }
+      seen.add(protocol);
+    }
+    // 10. Set this's url to urlRecord.
+    this.#url = record;
+    // 12. Establish a WebSocket connection in parallel; its outcome comes back as tasks.
+    this.#connection = new Connection(record, protocolList, this.#createHandler(), this);
+  }
+
+  /** The URL the connection was made to, serialized. */
+  get url(): string {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'url');
+    return this.#url.href;
+  }
+
+  /** The state of the connection: CONNECTING, OPEN, CLOSING or CLOSED. */
+  get readyState(): number {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'readyState');
+    return this.#readyState;
+  }
+
+  /**
+   * Bytes of application data queued by send() and not yet handed to the network, as of the
+   * last task boundary. Keeps growing after the connection closes.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
+   */
+  get bufferedAmount(): number {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'bufferedAmount');
+    return this.#bufferedAmount;
+  }
+
+  /** The extensions the server selected; '' until open. */
+  get extensions(): string {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'extensions');
+    return this.#extensions;
+  }
+
+  /** The subprotocol the server selected; '' until open. */
+  get protocol(): string {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'protocol');
+    return this.#protocol;
+  }
+
+  /** 'blob' (the default) or 'arraybuffer': how binary messages are delivered. */
+  get binaryType(): BinaryType {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'binaryType');
+    return this.#binaryType;
+  }
+
+  /** Values other than 'blob' and 'arraybuffer' are ignored, as WebIDL enumerations require. */
+  set binaryType(value: BinaryType) {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'binaryType');
+    const type = toDOMString(value);
+    if (type === 'blob' || type === 'arraybuffer') this.#binaryType = type;
+  }
+
+  get onopen(): EventHandlerValue {
+    return this.#getHandler('open');
+  }
+  set onopen(value: EventHandlerValue) {
+    this.#setHandler('open', value);
+  }
+  get onerror(): EventHandlerValue {
+    return this.#getHandler('error');
+  }
+  set onerror(value: EventHandlerValue) {
+    this.#setHandler('error', value);
+  }
+  get onclose(): EventHandlerValue {
+    return this.#getHandler('close');
+  }
+  set onclose(value: EventHandlerValue) {
+    this.#setHandler('close', value);
+  }
+  get onmessage(): EventHandlerValue {
+    return this.#getHandler('message');
+  }
+  set onmessage(value: EventHandlerValue) {
+    this.#setHandler('message', value);
+  }
+
+  /**
+   * The close() method steps.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-close
+   */
+  close(code?: number, reason?: string): void {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'close');
+    // WebIDL: optional [Clamp] unsigned short code, optional USVString reason.
+    const hasCode = code !== undefined;
+    const clamped = hasCode ? toClampedUnsignedShort(code) : 0;
+    const reasonString = reason === undefined ? undefined : toUSVString(reason);
+    // 1. A code other than 1000 or 3000-4999 throws an InvalidAccessError.
+    if (hasCode && !isValidApiCloseCode(clamped)) {
+      throw new DOMException(
+        `Failed to execute 'close' on 'WebSocket': the close code must be 1000 or between 3000 and 4999; ${clamped} is neither.`,
+        'InvalidAccessError',
+      );
+    }
+    // 2. A reason longer than 123 bytes of UTF-8 throws a SyntaxError.
+    let reasonBytes: Buffer | undefined;
+    if (reasonString !== undefined) {
+      reasonBytes = Buffer.from(reasonString, 'utf8');
+      if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
+        throw new DOMException(
+          `Failed to execute 'close' on 'WebSocket': the close reason is ${reasonBytes.length} bytes of UTF-8; at most ${MAX_CLOSE_REASON_BYTES} are allowed.`,
+          'SyntaxError',
+        );
+      }
+    }
+    // 3. The first matching case:
+    const state = this.#readyState;
+    // - CLOSING or CLOSED: do nothing.
+    if (state === ReadyState.CLOSING || state === ReadyState.CLOSED) return;
+    if (state === ReadyState.CONNECTING) {
+      // - Not yet established: fail the connection, and set the ready state to CLOSING.
+      this.#connection.abort('close() was called before the connection was established');
+    } else {
+      // - Closing handshake not started: start it (no body when there is no code; the reason
+      //   goes with a code only), and set the ready state to CLOSING. If the peer started it
+      //   already, the connection has answered and this changes only the ready state.
+      this.#connection.close(hasCode ? clamped : undefined, hasCode ? reasonBytes : undefined);
+    }
+    this.#readyState = ReadyState.CLOSING;
+  }
+
+  /**
+   * The send() method steps.
+   * @see https://websockets.spec.whatwg.org/#dom-websocket-send
+   */
+  send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'send');
+    if (arguments.length === 0) throw missingArguments('WebSocket', 'send', 1, 0);
+    const converted = toSendData(data);
+    // 1. CONNECTING throws an InvalidStateError.
+    if (this.#readyState === ReadyState.CONNECTING) {
+      throw new DOMException("Failed to execute 'send' on 'WebSocket': still in CONNECTING state; wait for the open event.", 'InvalidStateError');
+    }
+    // 2. Send when established and the closing handshake has not started; either way, raise
+    //    bufferedAmount by the bytes of the message.
+    const connection = this.#connection;
+    const canSend = this.#readyState === ReadyState.OPEN && connection.canSend;
+    if (converted.kind === 'text') {
+      // Buffer.from writes a lone surrogate as U+FFFD, which is the USVString conversion.
+      const bytes = Buffer.from(converted.value, 'utf8');
+      if (canSend) connection.send(true, bytes);
+      this.#bufferedAmount += bytes.length;
+    } else if (converted.kind === 'bytes') {
+      if (canSend) connection.send(false, converted.value);
+      this.#bufferedAmount += converted.value.length;
+    } else {
+      if (canSend) connection.sendBlob(converted.value);
+      this.#bufferedAmount += converted.value.size;
+    }
+  }
+
+  #getHandler(name: HandlerName): EventHandlerValue {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', `on${name}`);
+    return this.#handlers === null ? null : this.#handlers[name].value;
+  }
+
+  #setHandler(name: HandlerName, value: unknown): void {
+    if (!(#url in this)) throw illegalInvocation('WebSocket', `on${name}`);
+    this.#handlers ??= {
+      open: new EventHandlerSlot(),
+      message: new EventHandlerSlot(),
+      error: new EventHandlerSlot(),
+      close: new EventHandlerSlot(),
+    };
+    this.#handlers[name].set(this, name, value);
+  }
+
+  /** The connection reports here; every report that the page can see becomes a task. */
+  #createHandler(): ConnectionHandler {
+    return {
+      onEstablished: (protocol, extensions) => {
+        setImmediate(WebSocket.#establishedTask, this, protocol, extensions);
+      },
+      onMessage: (isText, data) => {
+        setImmediate(WebSocket.#messageTask, this, isText, data);
+      },
+      onClosingHandshakeStarted: () => {
+        setImmediate(WebSocket.#closingTask, this);
+      },
+      onFlushed: (bytes) => {
+        // Lowered in a task, so the value stays put while script runs (the spec's "as of the
+        // last time the event loop reached step 1").
+        if (this.#flushedSinceTask === 0) setImmediate(WebSocket.#flushedTask, this);
+        this.#flushedSinceTask += bytes;
+      },
+      onClosed: (failed, wasClean, code, reason) => {
+        setImmediate(WebSocket.#closedTask, this, failed, wasClean, code, reason);
+      },
+    };
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (connection establishment) */
+  static #establishedTask(ws: WebSocket, protocol: string, extensions: string): void {
+    // close() during CONNECTING has failed the connection already; it never opens.
+    if (ws.#readyState !== ReadyState.CONNECTING) return;
+    // 1. Change the ready state to OPEN. 2-3. Set extensions and protocol.
+    ws.#readyState = ReadyState.OPEN;
+    ws.#extensions = extensions;
+    ws.#protocol = protocol;
+    // 4. Fire an event named open.
+    ws.dispatchEvent(new Event('open'));
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (a message has been received) */
+  static #messageTask(ws: WebSocket, isText: boolean, data: Buffer): void {
+    // 1. If the ready state is not OPEN, return.
+    if (ws.#readyState !== ReadyState.OPEN) return;
+    // 2. dataForEvent, by type and the binary type in force now.
+    let value: string | ArrayBuffer | Blob;
+    if (isText) value = data.toString('utf8');
+    else if (ws.#binaryType === 'arraybuffer') value = toArrayBuffer(data);
+    else value = new Blob([data]);
+    // 3. Fire a MessageEvent with origin = the serialization of the URL's origin.
+    ws.#origin ??= ws.#url.origin;
+    ws.dispatchEvent(new MessageEvent('message', { data: value, origin: ws.#origin }));
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (closing handshake started) */
+  static #closingTask(ws: WebSocket): void {
+    if (ws.#readyState < ReadyState.CLOSING) ws.#readyState = ReadyState.CLOSING;
+  }
+
+  static #flushedTask(ws: WebSocket): void {
+    ws.#bufferedAmount -= ws.#flushedSinceTask;
+    ws.#flushedSinceTask = 0;
+  }
+
+  /** @see https://websockets.spec.whatwg.org/#closeWebSocket */
+  static #closedTask(ws: WebSocket, failed: boolean, wasClean: boolean, code: number, reason: string): void {
+    // 1. Change the ready state to CLOSED.
+    ws.#readyState = ReadyState.CLOSED;
+    // 2. If the connection was failed, fire an event named error.
+    if (failed) ws.dispatchEvent(new Event('error'));
+    // 3. Fire a CloseEvent named close.
+    ws.dispatchEvent(new CloseEvent('close', { wasClean, code, reason }));
+  }
+}
+
+type EventHandlerValue = ((this: WebSocket, event: Event) => unknown) | object | null;
+
+defineInterface(WebSocket, {
+  constants: ReadyState,
+  operationLengths: { close: 0, send: 1 },
+});
+
+/** The API base URL: the href of a global `location` when the runtime has one. */
+function apiBaseURL(): string | undefined {
+  const location = (globalThis as { location?: { href?: unknown } }).location;
+  return location !== undefined && location !== null && typeof location.href === 'string' ? location.href : undefined;
+}
+
+/** An ArrayBuffer holding exactly `data`: the buffer itself when `data` spans all of it. */
+function toArrayBuffer(data: Buffer): ArrayBuffer {
+  const buffer = data.buffer as ArrayBuffer;
+  if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+}
