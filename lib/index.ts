@@ -1,0 +1,20 @@
+/**
+ * The main entry (`polyfill`): installs `WebSocket` and `CloseEvent` on globalThis, then exports
+ * them. Also replaces a native WebSocket (Node 22+), so behaviour is the same on every version.
+ * @see https://webidl.spec.whatwg.org/#es-interface-call (interface objects' property attributes)
+ */
+import { CloseEvent, WebSocket } from './ponyfill';
+
+/**
+ * Defines `name` on globalThis the way WebIDL defines an interface object: writable,
+ * configurable, not enumerable. Running it twice is harmless: the second run redefines the same
+ * value.
+ */
+function install(name: string, value: unknown): void {
+  Object.defineProperty(globalThis, name, { value, writable: true, enumerable: false, configurable: true });
+}
+
+install('WebSocket', WebSocket);
+install('CloseEvent', CloseEvent);
+
+export * from './ponyfill';

@@ -1,0 +1,7 @@
+/**
+ * The side-effect-free entry (`polyfill/ponyfill`): the classes, without touching globalThis.
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+export { WebSocket, type BinaryType } from './websocket';
+export { CloseEvent, type CloseEventInit } from './events';
+export { ChannelName } from './diagnostics';
