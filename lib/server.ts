@@ -45,6 +45,8 @@ export interface TestServerOptions {
   answerClose?: boolean;
   /** Host to bind; default 127.0.0.1. */
   host?: string;
+  /** Keep our side of TCP open when the client half-closes (a server that never closes TCP). */
+  allowHalfOpen?: boolean;
 }
 
 /**
@@ -227,7 +229,10 @@ export class TestServer {
   private constructor(options: TestServerOptions) {
     this.options = options;
     const onSocket = (socket: net.Socket): void => this.#accept(socket);
-    this.server = options.tls ? tls.createServer(options.tls, onSocket) : net.createServer(onSocket);
+    const allowHalfOpen = options.allowHalfOpen === true;
+    this.server = options.tls
+      ? tls.createServer({ ...options.tls, allowHalfOpen }, onSocket)
+      : net.createServer({ allowHalfOpen }, onSocket);
   }
 
   /** Starts a server and resolves once it listens. */
