@@ -292,6 +292,8 @@ export class FrameParser {
     const first = this.#chunks[0];
     if (first.length - this.#offset >= n) return first;
     const joined = this.#consume(n);
+    // #offset belongs to whichever chunk is first; keep the next chunk's read position as a view.
+    if (this.#offset !== 0) this.#chunks[0] = this.#chunks[0].subarray(this.#offset);
     this.#chunks.unshift(joined);
     this.#offset = 0;
     this.#buffered += n;
