@@ -1,0 +1,323 @@
+'use strict';
+/**
+ * One API-benchmark measurement in its own process: loads one WebSocket implementation, runs one
+ * workload against the echo server through browser-style code, and reports the result (with its
+ * own CPU time) to the parent over IPC. Every implementation goes through the same functions
+ * below; only `makeSocket` differs.
+ *
+ * Protocol with bench/run.js: the parent sends `{ type: 'run', impl, workload, url, params }`;
+ * the child sends `{ type: 'mark', phase: 'start'|'end' }` around the measured section and waits
+ * for `{ type: 'ack' }` (the parent reads the server's CPU meanwhile), then `{ type: 'result' }`.
+ */
+
+const { performance } = require('node:perf_hooks');
+
+/** Returns a constructor-like function `(url) => socket` for the named implementation. */
+function loadImplementation(impl) {
+  if (impl === 'ours') {
+    // The main entry installs our WebSocket on globalThis; keep that reference, as a user would.
+    require('../dist/index.js');
+    const OurWebSocket = globalThis.WebSocket;
+    return (url) => new OurWebSocket(url);
+  }
+  if (impl === 'ws') {
+    const WS = require('ws');
+    // The server declines permessage-deflate anyway; not offering it keeps the handshakes alike.
+    return (url) => new WS(url, { perMessageDeflate: false });
+  }
+  if (impl === 'undici') {
+    const { WebSocket: UndiciWebSocket } = require('undici');
+    return (url) => new UndiciWebSocket(url);
+  }
+  throw new Error(`unknown implementation '${impl}'; use ours, ws or undici`);
+}
+
+let makeSocket;
+
+/** Opens a socket with binaryType 'arraybuffer'; rejects on error, early close or timeout. */
+function open(url, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const ws = makeSocket(url);
+    ws.binaryType = 'arraybuffer';
+    const timer = setTimeout(() => reject(new Error(`open timed out after ${timeoutMs} ms`)), timeoutMs);
+    ws.onopen = () => {
+      clearTimeout(timer);
+      ws.onerror = null;
+      ws.onclose = null;
+      resolve(ws);
+    };
+    ws.onerror = () => {
+      clearTimeout(timer);
+      reject(new Error('error event while opening'));
+    };
+    ws.onclose = (e) => {
+      clearTimeout(timer);
+      reject(new Error(`closed while opening (code ${e.code})`));
+    };
+  });
+}
+
+/** Calls close() and waits for the close event; rejects after `timeoutMs`. */
+function close(ws, timeoutMs = 30000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`close timed out after ${timeoutMs} ms`)), timeoutMs);
+    ws.onclose = (e) => {
+      clearTimeout(timer);
+      if (!e.wasClean) reject(new Error(`unclean close (code ${e.code})`));
+      else resolve();
+    };
+    ws.onerror = null;
+    ws.close();
+  });
+}
+
+/**
+ * Sends `count` messages, at most `window` unanswered at a time, and resolves when the last
+ * echo arrives. `check(data)` validates each echo. Rejects on a bad echo, close or timeout.
+ */
+function exchange(ws, message, count, window, check, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let received = 0;
+    const timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms with ${received}/${count} echoes`)),
+      timeoutMs,
+    );
+    ws.onmessage = (e) => {
+      if (!check(e.data)) {
+        clearTimeout(timer);
+        reject(new Error(`echo ${received} is wrong`));
+        return;
+      }
+      received++;
+      if (received === count) {
+        clearTimeout(timer);
+        resolve();
+      } else if (sent < count) {
+        ws.send(message);
+        sent++;
+      }
+    };
+    ws.onclose = (e) => {
+      clearTimeout(timer);
+      reject(new Error(`closed during the exchange (code ${e.code})`));
+    };
+    const first = Math.min(window, count);
+    for (; sent < first; sent++) ws.send(message);
+  });
+}
+
+// Measurement brackets: the parent reads the echo server's CPU time at each mark.
+let pendingAck = null;
+process.on('message', (m) => {
+  if (m && m.type === 'ack' && pendingAck) {
+    const r = pendingAck;
+    pendingAck = null;
+    r();
+  }
+});
+function mark(phase) {
+  return new Promise((resolve) => {
+    pendingAck = resolve;
+    process.send({ type: 'mark', phase });
+  });
+}
+
+/** Runs `body` between marks and returns its wall time (ms) and this process's CPU time (ms). */
+async function measured(body) {
+  await mark('start');
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const extra = await body();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await mark('end');
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, ...extra };
+}
+
+function utf8Text(bytes) {
+  // Two-, three- and four-byte sequences plus ASCII, repeated to the wanted UTF-8 length.
+  const unit = 'héllo wörld — ✓ 日本語 🎉 ';
+  let s = unit.repeat(Math.ceil(bytes / Buffer.byteLength(unit)) + 1);
+  while (Buffer.byteLength(s) > bytes) s = s.slice(0, -1);
+  // Do not end on half of a surrogate pair.
+  if (/[\uD800-\uDBFF]$/.test(s)) s = s.slice(0, -1);
+  return s;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+const workloads = {
+  /** One 16-byte binary message in flight; per round trip timings. */
+  async latency(url, p) {
+    const ws = await open(url);
+    const payload = new Uint8Array(16).fill(7);
+    const run = (max, capMs) =>
+      new Promise((resolve, reject) => {
+        const times = new Float64Array(max);
+        let n = 0;
+        let t0 = 0;
+        const deadline = performance.now() + capMs;
+        ws.onmessage = (e) => {
+          const t = performance.now();
+          if (e.data.byteLength !== 16) return reject(new Error('bad echo'));
+          times[n++] = t - t0;
+          if (n < max && t < deadline) {
+            t0 = performance.now();
+            ws.send(payload);
+          } else {
+            resolve(times.subarray(0, n));
+          }
+        };
+        ws.onclose = () => reject(new Error('closed during the exchange'));
+        t0 = performance.now();
+        ws.send(payload);
+      });
+    await run(p.warmup, p.capMs);
+    let samples;
+    const r = await measured(async () => {
+      samples = await run(p.count, p.capMs);
+      return {};
+    });
+    await close(ws);
+    const sorted = Float64Array.from(samples).sort();
+    return {
+      ...r,
+      count: samples.length,
+      rate: samples.length / (r.wallMs / 1000),
+      p50us: percentile(sorted, 50) * 1000,
+      p99us: percentile(sorted, 99) * 1000,
+    };
+  },
+
+  /** `count` small messages sent in one synchronous loop, then wait for every echo. */
+  async pipelined(url, p) {
+    const ws = await open(url);
+    const message = p.text ? 'x'.repeat(p.size) : new Uint8Array(p.size).fill(1);
+    const check = p.text ? (d) => d.length === p.size : (d) => d.byteLength === p.size;
+    await exchange(ws, message, p.warmup, p.warmup, check, p.timeoutMs);
+    const r = await measured(async () => {
+      await exchange(ws, message, p.count, p.count, check, p.timeoutMs);
+      return {};
+    });
+    await close(ws);
+    return { ...r, count: p.count, rate: p.count / (r.wallMs / 1000) };
+  },
+
+  /** Large binary or UTF-8 text messages, `window` in flight, echoed back. */
+  async bulk(url, p) {
+    const ws = await open(url);
+    let message;
+    let check;
+    let bytes;
+    if (p.text) {
+      message = utf8Text(p.size);
+      bytes = Buffer.byteLength(message);
+      check = (d) => typeof d === 'string' && d.length === message.length;
+    } else {
+      message = new Uint8Array(p.size);
+      for (let i = 0; i < message.length; i += 4096) message[i] = i >>> 12;
+      bytes = p.size;
+      const last = message[message.length - 1];
+      check = (d) => d.byteLength === p.size && new Uint8Array(d, d.byteLength - 1)[0] === last;
+    }
+    await exchange(ws, message, p.warmup, Math.min(p.window, p.warmup), check, p.timeoutMs);
+    const r = await measured(async () => {
+      await exchange(ws, message, p.count, p.window, check, p.timeoutMs);
+      return {};
+    });
+    await close(ws);
+    // MB (10^6 bytes) sent by the client per second; the same amount came back.
+    return { ...r, count: p.count, bytes, rate: (bytes * p.count) / 1e6 / (r.wallMs / 1000) };
+  },
+
+  /** Open + clean close, `parallel` at a time, `count` in all. */
+  async connect(url, p) {
+    const cycle = async () => {
+      const ws = await open(url);
+      await close(ws);
+    };
+    const runMany = async (count) => {
+      let started = 0;
+      const worker = async () => {
+        while (started < count) {
+          started++;
+          await cycle();
+        }
+      };
+      const workers = [];
+      for (let i = 0; i < Math.min(p.parallel, count); i++) workers.push(worker());
+      await Promise.all(workers);
+    };
+    await runMany(p.warmup);
+    const r = await measured(async () => {
+      await runMany(p.count);
+      return {};
+    });
+    return { ...r, count: p.count, rate: p.count / (r.wallMs / 1000) };
+  },
+
+  /** Memory per open idle connection, after gc. */
+  async idle(url, p) {
+    if (typeof gc !== 'function') throw new Error('run with --expose-gc');
+    const settle = async () => {
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const memory = () => {
+      const m = process.memoryUsage();
+      return { rss: m.rss, heap: m.heapUsed, external: m.external };
+    };
+    // One connection first, so that lazily loaded code and caches are in the baseline.
+    await close(await open(url));
+    await settle();
+    const before = memory();
+    const sockets = [];
+    let opened = 0;
+    const r = await measured(async () => {
+      const worker = async () => {
+        while (sockets.length < p.count) {
+          const slot = sockets.length;
+          sockets.push(null);
+          sockets[slot] = await open(url, 60000);
+          opened++;
+        }
+      };
+      const workers = [];
+      for (let i = 0; i < p.parallel; i++) workers.push(worker());
+      await Promise.all(workers);
+      return {};
+    });
+    await settle();
+    const after = memory();
+    const result = {
+      ...r,
+      count: opened,
+      rate: opened / (r.wallMs / 1000),
+      heapExternalPerConn: (after.heap + after.external - before.heap - before.external) / opened,
+      rssPerConn: (after.rss - before.rss) / opened,
+    };
+    // Tear down: close all, bounded.
+    await Promise.all(sockets.map((ws) => close(ws, 60000).catch(() => {})));
+    return result;
+  },
+};
+
+process.on('message', async (m) => {
+  if (!m || m.type !== 'run') return;
+  try {
+    makeSocket = loadImplementation(m.impl);
+    const fn = workloads[m.workload];
+    if (!fn) throw new Error(`unknown workload '${m.workload}'`);
+    const result = await fn(m.url, m.params);
+    process.send({ type: 'result', result }, () => process.exit(0));
+  } catch (err) {
+    process.send({ type: 'result', error: String((err && err.stack) || err) }, () => process.exit(1));
+  }
+});

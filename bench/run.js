@@ -1,0 +1,392 @@
+'use strict';
+/**
+ * Benchmark driver: `npm run bench` (builds, then runs this file).
+ *
+ *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
+ *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
+ *                     [--server ws|ours] [--quick] [--cpu-prof]
+ *
+ * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
+ * child (bench/echo-server.js) and runs every measurement in a fresh client child
+ * (bench/client.js), implementations interleaved repetition by repetition. Progress goes to
+ * stderr, markdown tables to stdout, raw JSON to bench/results/.
+ * `--cpu-prof` writes .cpuprofile files of our client's runs to bench/results/prof/.
+ */
+
+const { fork, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+// ---- arguments ---------------------------------------------------------------------------
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'; options start with --`);
+    const eq = a.indexOf('=');
+    if (eq !== -1) out[a.slice(2, eq)] = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) out[a.slice(2)] = argv[++i];
+    else out[a.slice(2)] = true;
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const quick = Boolean(args.quick);
+const parts = String(args.parts || 'micro,api').split(',');
+const reps = Number(args.reps || (quick ? 2 : 5));
+const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
+const impls = String(args.impls || 'ours,ws,undici').split(',');
+const serverMode = String(args.server || 'ws');
+const cpuProf = Boolean(args['cpu-prof']);
+const resultsDir = path.join(__dirname, 'results');
+
+function idleLimit() {
+  // Each idle connection costs one descriptor here and one in the server process.
+  let limit = 1024;
+  try {
+    limit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim()) || limit;
+  } catch {
+    // keep the conservative default
+  }
+  return limit;
+}
+const fdLimit = idleLimit();
+const idleWanted = Number(args.idle || (quick ? 1000 : 10000));
+const idleCount = Math.max(10, Math.min(idleWanted, fdLimit - 500));
+const idleReps = Number(args['idle-reps'] || (quick ? 1 : 2));
+
+// ---- workloads ----------------------------------------------------------------------------
+
+const MiB = 1024 * 1024;
+const q = (full, small) => (quick ? small : full);
+
+/**
+ * Every workload: the client function, its parameters, and how its result becomes table rows.
+ * `better` says which direction wins, for the reader of the ratio.
+ */
+const workloads = [
+  {
+    name: 'latency',
+    fn: 'latency',
+    params: { count: q(10000, 2000), warmup: 1000, capMs: 5000 },
+    rows: [
+      { label: 'round trip, 16 B binary', unit: 'round trips/s', better: 'higher', pick: (r) => r.rate },
+      { label: 'round trip p50', unit: 'µs', better: 'lower', pick: (r) => r.p50us },
+      { label: 'round trip p99', unit: 'µs', better: 'lower', pick: (r) => r.p99us },
+    ],
+  },
+  {
+    name: 'small-text',
+    fn: 'pipelined',
+    params: { text: true, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 60000 },
+    rows: [{ label: 'pipelined 100k x 64 B text', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'small-binary',
+    fn: 'pipelined',
+    params: { text: false, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 60000 },
+    rows: [{ label: 'pipelined 100k x 64 B binary', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'binary-1m',
+    fn: 'bulk',
+    params: { text: false, size: MiB, count: q(128, 32), window: 8, warmup: 16, timeoutMs: 60000 },
+    rows: [{ label: '1 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'binary-16m',
+    fn: 'bulk',
+    params: { text: false, size: 16 * MiB, count: q(12, 4), window: 2, warmup: 2, timeoutMs: 90000 },
+    rows: [{ label: '16 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'utf8-64k',
+    fn: 'bulk',
+    params: { text: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
+    rows: [{ label: '64 KiB multi-byte UTF-8 text, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'connect-seq',
+    fn: 'connect',
+    params: { parallel: 1, count: q(300, 100), warmup: 20 },
+    rows: [{ label: 'open + close, sequential', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'connect-par',
+    fn: 'connect',
+    params: { parallel: 100, count: q(2000, 500), warmup: 100 },
+    rows: [{ label: 'open + close, 100 in flight', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'idle',
+    fn: 'idle',
+    reps: idleReps,
+    params: { count: idleCount, parallel: 100 },
+    rows: [
+      { label: `idle: heap+external per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.heapExternalPerConn },
+      { label: `idle: RSS per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.rssPerConn },
+      { label: `idle: opening ${idleCount}, 100 in flight`, unit: 'conn/s', better: 'higher', pick: (r) => r.rate },
+    ],
+  },
+];
+const selected = args.workloads ? String(args.workloads).split(',') : workloads.map((w) => w.name);
+for (const s of selected) {
+  if (!workloads.some((w) => w.name === s)) throw new Error(`unknown workload '${s}'; known: ${workloads.map((w) => w.name).join(', ')}`);
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+function median(values) {
+  const s = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(v) {
+  if (!Number.isFinite(v)) return 'n/a';
+  const a = Math.abs(v);
+  if (a >= 100000) return `${(v / 1000).toFixed(0)}k`;
+  if (a >= 10000) return `${(v / 1000).toFixed(1)}k`;
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function cell(values) {
+  const ok = values.filter((v) => Number.isFinite(v));
+  if (ok.length === 0) return 'failed';
+  const m = median(ok);
+  if (ok.length === 1) return fmt(m);
+  return `${fmt(m)} (${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))})`;
+}
+
+function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) : 'n/a';
+}
+
+// ---- part 1: micro ------------------------------------------------------------------------
+
+function runMicro() {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'micro.js'), ['--reps', String(microReps), '--scale', quick ? '0.25' : '1'], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill(), 180000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`micro benchmark exited with ${code}`));
+      resolve(JSON.parse(out));
+    });
+  });
+}
+
+function microTable(micro) {
+  const lines = [
+    `### Part 1: engine micro-benchmark (median of ${micro.reps}, interleaved; min–max in parentheses)`,
+    '',
+    `Parsing: unmasked server frames, pre-built, fed in ${micro.chunkSize / 1024} KiB chunks; ours = FrameParser (client role), ws = Receiver.write(). ` +
+      'Framing: masked client frames, payload copied (the caller\'s bytes stay intact); ours = encodeFrame + MaskPool, ws = Sender.frame (readOnly). ' +
+      'MB = 10^6 bytes of payload. Higher is better.',
+    '',
+    '| workload | ours MB/s | ws MB/s | ours frames/s | ws frames/s | ratio ours/ws |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const r of micro.results) {
+    const f = (s, k) => `${fmt(s[k].median)} (${fmt(s[k].min)}–${fmt(s[k].max)})`;
+    lines.push(
+      `| ${r.kind === 'parse' ? 'parse' : 'frame + mask'} ${r.label} frames (${r.count}/rep) | ${f(r.ours, 'mbps')} | ${f(r.ws, 'mbps')} | ${f(r.ours, 'fps')} | ${f(r.ws, 'fps')} | ${ratio(r.ours.mbps.median, r.ws.mbps.median)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---- part 2: api --------------------------------------------------------------------------
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'echo-server.js'), [serverMode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const pending = new Map();
+    let nextId = 0;
+    child.on('message', (m) => {
+      if (m.type === 'ready') {
+        resolve({
+          child,
+          port: m.port,
+          /** The server's CPU time (ms) and RSS, as of now. */
+          sample() {
+            return new Promise((res) => {
+              const id = nextId++;
+              pending.set(id, res);
+              child.send({ type: 'cpu', id });
+            });
+          },
+          stop() {
+            return new Promise((res) => {
+              child.once('exit', res);
+              child.send({ type: 'exit' });
+            });
+          },
+        });
+      } else if (m.type === 'cpu') {
+        const r = pending.get(m.id);
+        pending.delete(m.id);
+        if (r) r(m);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`echo server exited early with ${code}`)));
+  });
+}
+
+/** Runs one measurement in a fresh client process; resolves with its result or `{ error }`. */
+function runClient(server, impl, workload) {
+  return new Promise((resolve) => {
+    const execArgv = ['--expose-gc'];
+    if (cpuProf && impl === 'ours') {
+      const dir = path.join(resultsDir, 'prof');
+      fs.mkdirSync(dir, { recursive: true });
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${workload.name}-${Date.now()}.cpuprofile`);
+    }
+    const child = fork(path.join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let serverStart = null;
+    let serverEnd = null;
+    let result = null;
+    const limitMs = 180000;
+    const timer = setTimeout(() => {
+      result = { error: `client timed out after ${limitMs} ms` };
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('message', async (m) => {
+      if (m.type === 'mark') {
+        const s = await server.sample();
+        if (m.phase === 'start') serverStart = s;
+        else serverEnd = s;
+        child.send({ type: 'ack' });
+      } else if (m.type === 'result') {
+        result = m.error ? { error: m.error } : m.result;
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!result) result = { error: `client exited with ${code} and no result` };
+      if (serverStart && serverEnd && !result.error) {
+        result.serverCpuMs = serverEnd.cpuMs - serverStart.cpuMs;
+        result.serverRss = serverEnd.rss;
+      }
+      resolve(result);
+    });
+    child.send({ type: 'run', impl, workload: workload.fn, url: `ws://127.0.0.1:${server.port}/`, params: workload.params });
+  });
+}
+
+function apiTables(api) {
+  const lines = [
+    `### Part 2: API benchmark (median of ${reps} runs, ${idleReps} for idle; min–max in parentheses; each run a fresh client process)`,
+    '',
+    `Echo server: ${api.server} in its own process. Client CPU = the client process's CPU time over the measured section / wall time ` +
+      '(100% = one core busy, so the client was CPU-bound); server CPU likewise for the echo server. Ratios are of medians; ' +
+      'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
+    '',
+    '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const w of api.workloads) {
+    const cpu = (impl, key) => {
+      const runs = (w.runs[impl] || []).filter((r) => !r.error);
+      return median(runs.map((r) => (100 * r[key]) / r.wallMs));
+    };
+    for (const [i, row] of w.rows.entries()) {
+      const values = {};
+      for (const impl of ['ours', 'ws', 'undici']) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
+      const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
+      const cpuCell = (key) => (i === 0 ? ['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(cpu(impl, key)) : '—')).join(' / ') : '');
+      lines.push(
+        `| ${row.label} | ${row.unit} (${row.better}) | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${cpuCell('serverCpuMs')} |`,
+      );
+    }
+  }
+  const errors = [];
+  for (const w of api.workloads) {
+    for (const impl of Object.keys(w.runs)) {
+      for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
+    }
+  }
+  if (errors.length) lines.push('', 'Failed runs:', ...errors);
+  return lines.join('\n');
+}
+
+async function runApi() {
+  const server = await startServer();
+  log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
+  const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo)', workloads: [] };
+  try {
+    for (const w of workloads.filter((x) => selected.includes(x.name))) {
+      const n = w.reps || reps;
+      const entry = { name: w.name, params: w.params, rows: w.rows, runs: {} };
+      for (const impl of impls) entry.runs[impl] = [];
+      for (let rep = 0; rep < n; rep++) {
+        // Rotate who goes first, so that no implementation always runs right after the same one.
+        const order = impls.map((_, i) => impls[(i + rep) % impls.length]);
+        for (const impl of order) {
+          const t0 = Date.now();
+          const r = await runClient(server, impl, w);
+          entry.runs[impl].push(r);
+          const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
+          log(`[api] ${w.name} ${rep + 1}/${n} ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        }
+      }
+      out.workloads.push(entry);
+    }
+  } finally {
+    await server.stop();
+  }
+  return out;
+}
+
+// ---- main ---------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const header = {
+    machine: `${os.cpus()[0].model}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+    command: `node bench/run.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+    versions: { ws: require('ws/package.json').version, undici: require('undici/package.json').version },
+    fdLimit,
+  };
+  log(`[bench] ${header.machine}; Node ${header.node}; parts ${parts.join(',')}; reps ${reps}`);
+  const output = { header };
+  if (parts.includes('micro')) {
+    log('[micro] running…');
+    output.micro = await runMicro();
+  }
+  if (parts.includes('api')) output.api = await runApi();
+  output.header.elapsedS = (Date.now() - started) / 1000;
+
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const file = path.join(resultsDir, `bench-${header.date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(output, null, 1));
+
+  const md = [
+    `## Benchmark: ${header.machine}; Node ${header.node}; ws ${header.versions.ws}, undici ${header.versions.undici}; ${header.date}`,
+    '',
+    `Command: \`${header.command}\` (total ${output.header.elapsedS.toFixed(0)} s)`,
+  ];
+  if (output.micro) md.push('', microTable(output.micro));
+  if (output.api) md.push('', apiTables(output.api));
+  process.stdout.write(`${md.join('\n')}\n`);
+  log(`[bench] raw results: ${path.relative(process.cwd(), file)}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
