@@ -398,7 +398,7 @@ describe('close()', () => {
       [2999.5, 3000], // rounds half to even: 3000
       [4999.5, 5000], // rounds half to even: 5000, which is invalid
       ['3005', 3005],
-      [{ valueOf: () => 3006 }, 3006],
+      [{ valueOf: (): number => 3006 }, 3006],
     ] as const)('code %p is clamped to %p', async (code, expected) => {
       const conn = await server.nextConnection();
       if (expected === 5000) {
