@@ -1,0 +1,297 @@
+import {
+  acceptKeyFor,
+  buildClientRequest,
+  buildServerResponse,
+  generateKey,
+  type HttpHead,
+  HttpHeadReader,
+  parseHead,
+  splitList,
+  validateClientRequest,
+  validateServerResponse,
+} from '../../lib/handshake';
+
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
+/** Parses a head written as lines, failing the test if it does not parse. */
+function head(...lines: string[]): HttpHead {
+  const parsed = parseHead(lines.join('\r\n'));
+  if (typeof parsed === 'string') throw new Error(parsed);
+  return parsed;
+}
+
+/** A valid 101 for KEY, with header lines replaced (value null = removed) or added. */
+function response(overrides: Record<string, string | null> = {}, status = 'HTTP/1.1 101 Switching Protocols'): HttpHead {
+  const base: Record<string, string | null> = {
+    Upgrade: 'websocket',
+    Connection: 'Upgrade',
+    'Sec-WebSocket-Accept': ACCEPT,
+    ...overrides,
+  };
+  const lines = Object.entries(base)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}: ${v}`);
+  return head(status, ...lines);
+}
+
+describe('keys', () => {
+  test('the RFC 6455 §1.3 example: the accept value for "dGhlIHNhbXBsZSBub25jZQ=="', () => {
+    expect(acceptKeyFor(KEY)).toBe(ACCEPT);
+  });
+
+  test('generateKey gives 16 random bytes in base64, fresh each time', () => {
+    const keys = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const key = generateKey();
+      expect(key).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+      expect(Buffer.from(key, 'base64')).toHaveLength(16);
+      keys.add(key);
+    }
+    expect(keys.size).toBe(50);
+  });
+});
+
+describe('buildClientRequest', () => {
+  test('the exact bytes, without protocols', () => {
+    expect(buildClientRequest({ host: 'example.com', resource: '/chat?x=1', key: KEY, protocols: [] })).toBe(
+      'GET /chat?x=1 HTTP/1.1\r\n' +
+        'Host: example.com\r\n' +
+        'Upgrade: websocket\r\n' +
+        'Connection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\n' +
+        '\r\n',
+    );
+  });
+
+  test('Host carries a non-default port; protocols are joined with ", "; extra headers follow', () => {
+    const port = new URL('ws://127.0.0.1:8080/').host;
+    const text = buildClientRequest({
+      host: port,
+      resource: '/',
+      key: KEY,
+      protocols: ['chat', 'superchat'],
+      extraHeaders: [['X-Test', 'yes']],
+    });
+    expect(text).toBe(
+      'GET / HTTP/1.1\r\n' +
+        'Host: 127.0.0.1:8080\r\n' +
+        'Upgrade: websocket\r\n' +
+        'Connection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${KEY}\r\n` +
+        'Sec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Protocol: chat, superchat\r\n' +
+        'X-Test: yes\r\n' +
+        '\r\n',
+    );
+    // URL.host drops a default port and keeps IPv6 brackets, which is what Host wants.
+    expect(new URL('ws://example.com:80/').host).toBe('example.com');
+    expect(new URL('wss://[::1]:443/').host).toBe('[::1]');
+    expect(buildClientRequest({ host: new URL('ws://[::1]:9001/').host, resource: '/', key: KEY, protocols: [] })).toContain('\r\nHost: [::1]:9001\r\n');
+  });
+
+  test('the request is one the server side accepts, with the same parts', () => {
+    const text = buildClientRequest({ host: 'h:1', resource: '/p', key: KEY, protocols: ['a', 'b'] });
+    const parsed = parseHead(text.slice(0, -4));
+    if (typeof parsed === 'string') throw new Error(parsed);
+    const request = validateClientRequest(parsed);
+    expect(request).toMatchObject({ resource: '/p', key: KEY, protocols: ['a', 'b'] });
+  });
+});
+
+describe('HttpHeadReader', () => {
+  const text = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`;
+  const frames = Buffer.from('810548656c6c6f8900', 'hex');
+  const bytes = Buffer.concat([Buffer.from(text, 'latin1'), frames]);
+
+  test('the whole response at once: the head, and the frames after it as rest', () => {
+    const result = new HttpHeadReader().push(Buffer.from(bytes));
+    if (result.kind !== 'head') throw new Error(`expected a head, got ${result.kind}`);
+    expect(result.head.startLine).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(result.head.headers.get('sec-websocket-accept')).toBe(ACCEPT);
+    expect(result.rest.toString('hex')).toBe(frames.toString('hex'));
+  });
+
+  test('split in two at every byte', () => {
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const reader = new HttpHeadReader();
+      const first = reader.push(Buffer.from(bytes.subarray(0, cut)));
+      const headEnd = text.length;
+      if (cut >= headEnd) {
+        expect({ cut, kind: first.kind }).toEqual({ cut, kind: 'head' });
+        if (first.kind === 'head') expect(first.rest.toString('hex')).toBe(frames.subarray(0, cut - headEnd).toString('hex'));
+        continue;
+      }
+      expect({ cut, kind: first.kind }).toEqual({ cut, kind: 'more' });
+      const second = reader.push(Buffer.from(bytes.subarray(cut)));
+      if (second.kind !== 'head') throw new Error(`cut ${cut}: expected a head, got ${second.kind}`);
+      expect(second.head.headers.get('upgrade')).toBe('websocket');
+      expect(second.rest.toString('hex')).toBe(frames.toString('hex'));
+    }
+  });
+
+  test('one byte at a time', () => {
+    const reader = new HttpHeadReader();
+    for (let i = 0; i < text.length - 1; i++) expect(reader.push(Buffer.from(bytes.subarray(i, i + 1))).kind).toBe('more');
+    const last = reader.push(Buffer.from(bytes.subarray(text.length - 1)));
+    if (last.kind !== 'head') throw new Error(`expected a head, got ${last.kind}`);
+    expect(last.head.headers.get('connection')).toBe('Upgrade');
+    expect(last.rest.toString('hex')).toBe(frames.toString('hex'));
+  });
+
+  test('no rest when the head ends the chunk', () => {
+    const result = new HttpHeadReader().push(Buffer.from(text, 'latin1'));
+    expect(result.kind === 'head' && result.rest.length).toBe(0);
+  });
+
+  test('the head size limit: a head of exactly the limit passes, one byte more fails', () => {
+    const limit = text.length;
+    expect(new HttpHeadReader(limit).push(Buffer.from(bytes)).kind).toBe('head');
+    const over = new HttpHeadReader(limit - 1).push(Buffer.from(bytes));
+    expect(over.kind).toBe('error');
+    expect(over.kind === 'error' && over.message).toMatch(/exceeds/);
+  });
+
+  test('a head that never ends fails once it passes the limit, without waiting for more', () => {
+    const reader = new HttpHeadReader(100);
+    expect(reader.push(Buffer.from('HTTP/1.1 101 OK\r\nX: ' + 'a'.repeat(60))).kind).toBe('more'); // 80 bytes
+    expect(reader.push(Buffer.from('a'.repeat(20))).kind).toBe('more'); // 100: at the limit
+    expect(reader.push(Buffer.from('a')).kind).toBe('error'); // 101
+  });
+
+  test('a malformed header line is an error', () => {
+    expect(new HttpHeadReader().push(Buffer.from('HTTP/1.1 101 OK\r\nno colon here\r\n\r\n')).kind).toBe('error');
+    expect(new HttpHeadReader().push(Buffer.from('HTTP/1.1 101 OK\r\nbad name: x\r\n\r\n')).kind).toBe('error');
+    expect(new HttpHeadReader().push(Buffer.from('HTTP/1.1 101 OK\r\n: empty name\r\n\r\n')).kind).toBe('error');
+  });
+});
+
+describe('parseHead and splitList', () => {
+  test('names are lower-cased, values trimmed, repeated headers joined with ", "', () => {
+    const h = head('HTTP/1.1 101 X', 'Connection:  keep-alive ', 'CONNECTION:Upgrade', 'X-Empty:');
+    expect(h.headers.get('connection')).toBe('keep-alive, Upgrade');
+    expect(h.headers.get('x-empty')).toBe('');
+    expect(splitList(h.headers.get('connection'))).toEqual(['keep-alive', 'Upgrade']);
+    expect(splitList(' a ,, b,')).toEqual(['a', 'b']);
+    expect(splitList(undefined)).toEqual([]);
+  });
+});
+
+describe('validateServerResponse', () => {
+  test('a valid response, without and with a subprotocol', () => {
+    expect(validateServerResponse(response(), KEY, [])).toEqual({ protocol: '', extensions: '' });
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': 'superchat' }), KEY, ['chat', 'superchat'])).toEqual({
+      protocol: 'superchat',
+      extensions: '',
+    });
+  });
+
+  test('Upgrade and Connection compare without case; Connection is a token list', () => {
+    for (const upgrade of ['websocket', 'WebSocket', 'WEBSOCKET']) {
+      expect(typeof validateServerResponse(response({ Upgrade: upgrade }), KEY, [])).toBe('object');
+    }
+    for (const connection of ['upgrade', 'UPGRADE', 'keep-alive, Upgrade', 'Upgrade,keep-alive', 'foo ,  uPgRaDe  , bar']) {
+      expect({ connection, ok: typeof validateServerResponse(response({ Connection: connection }), KEY, []) }).toEqual({
+        connection,
+        ok: 'object',
+      });
+    }
+    // The token may also come in a second Connection header line.
+    const twoLines = head('HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: keep-alive', 'Connection: upgrade', `Sec-WebSocket-Accept: ${ACCEPT}`);
+    expect(typeof validateServerResponse(twoLines, KEY, [])).toBe('object');
+  });
+
+  test.each([
+    ['HTTP/1.1 200 OK', /101.*200/],
+    ['HTTP/1.1 302 Found', /101.*302/],
+    ['HTTP/1.0 404 Not Found', /404/],
+    ['HTTP/1.1 100 Continue', /100/],
+    ['HTTP/2 101', /status line/],
+    ['HTTP/1.1 101', null],
+    ['nonsense', /status line/],
+  ])('status line %j', (status, message) => {
+    const result = validateServerResponse(response({}, status), KEY, []);
+    if (message === null) expect(typeof result).toBe('object');
+    else expect(result).toMatch(message);
+  });
+
+  test.each([
+    ['missing Upgrade', { Upgrade: null }, /Upgrade/],
+    ['Upgrade: h2c', { Upgrade: 'h2c' }, /Upgrade/],
+    ['Upgrade: websocket2', { Upgrade: 'websocket2' }, /Upgrade/],
+    ['missing Connection', { Connection: null }, /Connection/],
+    ['Connection: keep-alive', { Connection: 'keep-alive' }, /Connection/],
+    ['Connection: upgraded (not the token)', { Connection: 'upgraded' }, /Connection/],
+    ['Connection: "upgrade" inside another token', { Connection: 'no-upgrade' }, /Connection/],
+    ['missing Sec-WebSocket-Accept', { 'Sec-WebSocket-Accept': null }, /missing Sec-WebSocket-Accept/],
+    ['wrong Sec-WebSocket-Accept', { 'Sec-WebSocket-Accept': acceptKeyFor('AAAAAAAAAAAAAAAAAAAAAA==') }, /does not match/],
+    ['Sec-WebSocket-Accept in another case', { 'Sec-WebSocket-Accept': ACCEPT.toLowerCase() }, /does not match/],
+    ['an extension that was not offered', { 'Sec-WebSocket-Extensions': 'permessage-deflate' }, /extensions/],
+    ['a subprotocol when none was offered', { 'Sec-WebSocket-Protocol': 'chat' }, /not offered/],
+  ])('%s fails', (_name, overrides, message) => {
+    expect(validateServerResponse(response(overrides), KEY, [])).toMatch(message);
+  });
+
+  test('a subprotocol that was not offered fails, also one differing only in case or a list of offered ones', () => {
+    const offered = ['chat', 'superchat'];
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': 'other' }), KEY, offered)).toMatch(/"other".*not offered/);
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': 'Chat' }), KEY, offered)).toMatch(/not offered/);
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': 'chat, superchat' }), KEY, offered)).toMatch(/not offered/);
+  });
+
+  test('no subprotocol chosen when some were offered fails', () => {
+    expect(validateServerResponse(response(), KEY, ['chat'])).toMatch(/none of the offered/);
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': '' }), KEY, ['chat'])).toMatch(/none of the offered/);
+  });
+});
+
+describe('validateClientRequest and buildServerResponse', () => {
+  const request = (overrides: Record<string, string | null> = {}, line = 'GET /path?q HTTP/1.1'): HttpHead => {
+    const base: Record<string, string | null> = {
+      Host: 'example.com',
+      Upgrade: 'websocket',
+      Connection: 'keep-alive, Upgrade',
+      'Sec-WebSocket-Key': KEY,
+      'Sec-WebSocket-Version': '13',
+      ...overrides,
+    };
+    return head(line, ...Object.entries(base).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`));
+  };
+
+  test('a valid request gives its resource, key and protocols', () => {
+    const result = validateClientRequest(request({ 'Sec-WebSocket-Protocol': 'chat, superchat' }));
+    if (typeof result === 'string') throw new Error(result);
+    expect(result.resource).toBe('/path?q');
+    expect(result.key).toBe(KEY);
+    expect(result.protocols).toEqual(['chat', 'superchat']);
+    expect(result.headers.get('host')).toBe('example.com');
+    expect(validateClientRequest(request({ Upgrade: 'WebSocket', Connection: 'UPGRADE' }))).toMatchObject({ protocols: [] });
+  });
+
+  test.each([
+    ['a POST', {}, 'POST / HTTP/1.1', /GET/],
+    ['HTTP/1.0', {}, 'GET / HTTP/1.0', /GET/],
+    ['missing Upgrade', { Upgrade: null }, undefined, /Upgrade/],
+    ['Connection without upgrade', { Connection: 'keep-alive' }, undefined, /Connection/],
+    ['version 8', { 'Sec-WebSocket-Version': '8' }, undefined, /Version: 13/],
+    ['missing version', { 'Sec-WebSocket-Version': null }, undefined, /Version: 13/],
+    ['missing key', { 'Sec-WebSocket-Key': null }, undefined, /Key/],
+    ['a key of 15 bytes', { 'Sec-WebSocket-Key': Buffer.alloc(15).toString('base64') }, undefined, /Key/],
+    ['a key of 17 bytes', { 'Sec-WebSocket-Key': Buffer.alloc(17).toString('base64') }, undefined, /Key/],
+  ])('%s fails', (_name, overrides, line, message) => {
+    expect(validateClientRequest(request(overrides, line))).toMatch(message);
+  });
+
+  test('buildServerResponse answers the key, names the protocol, and satisfies validateServerResponse', () => {
+    expect(buildServerResponse(KEY)).toBe(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`,
+    );
+    const text = buildServerResponse(KEY, 'chat', [['X-Extra', '1']]);
+    expect(text).toContain('\r\nSec-WebSocket-Protocol: chat\r\n');
+    expect(text.endsWith('X-Extra: 1\r\n\r\n')).toBe(true);
+    const result = new HttpHeadReader().push(Buffer.from(text));
+    if (result.kind !== 'head') throw new Error(`expected a head, got ${result.kind}`);
+    expect(validateServerResponse(result.head, KEY, ['chat'])).toEqual({ protocol: 'chat', extensions: '' });
+  });
+});
