@@ -540,10 +540,14 @@ describe('writer -> parser round trips (property)', () => {
   /** Payload bytes for a message: any bytes for binary, a UTF-8 encoding for text. */
   function payloadFor(m: { text: boolean; length: number; seed: number }): Buffer {
     if (m.text) {
+      // Characters of 1 to 4 UTF-8 bytes, so that fragment boundaries fall inside sequences.
       const units = ['a', 'é', '€', '😀'];
-      let s = '';
-      while (Buffer.byteLength(s) < m.length) s += units[(s.length + m.seed) % units.length];
-      return Buffer.from(s);
+      const parts: string[] = [];
+      for (let bytes = 0, i = m.seed; bytes < m.length; i++) {
+        parts.push(units[i % 4]);
+        bytes += (i % 4) + 1;
+      }
+      return Buffer.from(parts.join(''));
     }
     const b = Buffer.alloc(m.length);
     for (let i = 0; i < b.length; i++) b[i] = (i + m.seed) * 13;
@@ -570,11 +574,11 @@ describe('writer -> parser round trips (property)', () => {
   ] as const)('%s', (_name, role) => {
     const pool = role === 'server' ? new MaskPool() : undefined;
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 5000 }), (specs, chunkSize) => {
+      fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.uniqueArray(fc.nat(), { maxLength: 30 }), (specs, rawCuts) => {
         const messages = specs.map((m) => ({ text: m.text, payload: payloadFor(m), fragments: m.fragments }));
         const stream = write(messages, pool);
-        const cuts: number[] = [];
-        for (let c = chunkSize; c < stream.length; c += chunkSize) cuts.push(c);
+        // Read boundaries anywhere: inside heads, masking keys and payloads.
+        const cuts = [...new Set(rawCuts.map((c) => c % stream.length))].filter((c) => c > 0).sort((a, b) => a - b);
         const events = parsePieces(stream, cuts, { role });
         expect(events.map((e) => e.type)).toEqual(messages.map(() => 'message'));
         events.forEach((e, i) => {
