@@ -192,6 +192,8 @@ export function validateClientRequest(head: HttpHead): ClientHandshake | string 
   const line = /^GET (\S+) HTTP\/1\.1$/.exec(head.startLine);
   if (line === null) return `expected "GET <resource> HTTP/1.1", got ${JSON.stringify(head.startLine.slice(0, 64))}`;
   const h = head.headers;
+  // RFC 6455 §4.2.1 item 2: the request carries a Host header naming the server's authority.
+  if ((h.get('host') ?? '') === '') return 'expected a "Host" header';
   if ((h.get('upgrade') ?? '').toLowerCase() !== 'websocket') return 'expected "Upgrade: websocket"';
   if (!splitList(h.get('connection')).some((t) => t.toLowerCase() === 'upgrade')) return 'expected "Connection: Upgrade"';
   if (h.get('sec-websocket-version') !== '13') return 'expected "Sec-WebSocket-Version: 13"';

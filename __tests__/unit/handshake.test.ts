@@ -272,6 +272,8 @@ describe('validateClientRequest and buildServerResponse', () => {
   test.each([
     ['a POST', {}, 'POST / HTTP/1.1', /GET/],
     ['HTTP/1.0', {}, 'GET / HTTP/1.0', /GET/],
+    ['missing Host', { Host: null }, undefined, /Host/],
+    ['an empty Host', { Host: '' }, undefined, /Host/],
     ['missing Upgrade', { Upgrade: null }, undefined, /Upgrade/],
     ['Connection without upgrade', { Connection: 'keep-alive' }, undefined, /Connection/],
     ['version 8', { 'Sec-WebSocket-Version': '8' }, undefined, /Version: 13/],
