@@ -206,7 +206,10 @@ export class Connection implements ParserSink {
 
   /** Sends a whole message as one frame. `data` is not modified (masking copies it). */
   send(isText: boolean, data: Uint8Array): void {
-    this.#enqueue(isText ? Opcode.TEXT : Opcode.BINARY, data, data.length);
+    // Behind an unread Blob the frame is built later, and the caller may change its buffer once
+    // send() returns; the message is the bytes as they were at the call (text is a fresh copy).
+    const bytes = this.#pending !== null && !isText ? data.slice() : data;
+    this.#enqueue(isText ? Opcode.TEXT : Opcode.BINARY, bytes, data.length);
   }
 
   /** Sends a Blob's bytes as a binary message, in order with the messages around it. */

@@ -203,6 +203,45 @@ describe('send()', () => {
     expect(await conn.nextText()).toBe('next');
   });
 
+  test('the message is the bytes at the time of send(): changing the buffer afterwards changes nothing', async () => {
+    const { ws, conn } = await open('script');
+    const small = new Uint8Array([1, 2, 3]);
+    const large = new Uint8Array(100_000).fill(1);
+    ws.send(small);
+    ws.send(large);
+    small.fill(9);
+    large.fill(9);
+    // Behind a Blob that is still being read, the frames are built later: still the old bytes.
+    ws.send(new Blob(['b']));
+    const behind = new Uint8Array([4, 5, 6]);
+    const behindLarge = new Uint8Array(100_000).fill(4);
+    ws.send(behind);
+    ws.send(new DataView(behindLarge.buffer, 10));
+    behind.fill(9);
+    behindLarge.fill(9);
+    expect([...(await conn.nextBinary())]).toEqual([1, 2, 3]);
+    expect((await conn.nextBinary()).every((b) => b === 1)).toBe(true);
+    expect([...(await conn.nextBinary())]).toEqual([98]);
+    expect([...(await conn.nextBinary())]).toEqual([4, 5, 6]);
+    const last = await conn.nextBinary();
+    expect(last.length).toBe(99_990);
+    expect(last.every((b) => b === 4)).toBe(true);
+  });
+
+  test('a detached ArrayBuffer, or a view on one, sends an empty binary message', async () => {
+    const { ws, conn } = await open('script');
+    const buffer = new ArrayBuffer(8);
+    const typed = new Uint8Array(buffer, 2, 4);
+    const view = new DataView(buffer, 1, 3);
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(buffer.byteLength).toBe(0); // detached
+    ws.send(buffer);
+    ws.send(typed);
+    ws.send(view);
+    for (let i = 0; i < 3; i++) expect((await conn.nextBinary()).length).toBe(0);
+    expect(ws.bufferedAmount).toBe(0);
+  });
+
   test('Blobs keep their place: blob, string, blob, buffer arrive in call order', async () => {
     const { ws, conn } = await open('script');
     ws.send(new Blob(['blob-1']));
