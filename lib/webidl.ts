@@ -36,8 +36,9 @@ function toWellFormed(s: string): string {
  * @see https://webidl.spec.whatwg.org/#abstract-opdef-converttoint
  */
 export function toClampedUnsignedShort(value: unknown): number {
-  let x = Number(value); // ToNumber: throws a TypeError for symbols and BigInts
-  if (typeof value === 'bigint') throw new TypeError('Cannot convert a BigInt value to a number');
+  // Unary plus is ToNumber: a TypeError for Symbols and BigInts, also those an object's valueOf
+  // returns (Number() would convert a BigInt instead).
+  let x = +(value as number);
   if (Number.isNaN(x)) return 0;
   x = Math.min(Math.max(x, 0), 0xffff);
   // Round half to even, +0 rather than -0.
@@ -49,8 +50,7 @@ export function toClampedUnsignedShort(value: unknown): number {
 
 /** WebIDL `unsigned short` (no [Clamp], no [EnforceRange]): ToNumber, truncate, modulo 2^16. */
 export function toUnsignedShort(value: unknown): number {
-  if (typeof value === 'bigint') throw new TypeError('Cannot convert a BigInt value to a number');
-  const x = Number(value);
+  const x = +(value as number); // ToNumber, as in toClampedUnsignedShort
   if (!Number.isFinite(x)) return 0;
   const t = Math.trunc(x) % 0x10000;
   return t < 0 ? t + 0x10000 : t + 0; // + 0 turns -0 into +0
@@ -66,12 +66,32 @@ export function toStringOrStringSequence(value: unknown): string[] {
     const iteratorMethod = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
     if (iteratorMethod !== undefined && iteratorMethod !== null) {
       if (typeof iteratorMethod !== 'function') throw new TypeError('protocols: Symbol.iterator is not a function');
-      const out: string[] = [];
-      for (const item of value as Iterable<unknown>) out.push(toDOMString(item));
-      return out;
+      return iterateToStrings(value, iteratorMethod as () => unknown);
     }
   }
   return [toDOMString(value)];
+}
+
+/**
+ * WebIDL's "create a sequence from an iterable" with the method already looked up: unlike
+ * for...of, Symbol.iterator is read once and a failing conversion does not call `return()`.
+ * @see https://webidl.spec.whatwg.org/#create-sequence-from-iterable
+ */
+function iterateToStrings(iterable: object, method: () => unknown): string[] {
+  const iterator: unknown = Reflect.apply(method, iterable, []);
+  if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) {
+    throw new TypeError('protocols: the iterator is not an object');
+  }
+  const next = (iterator as { next: unknown }).next;
+  const out: string[] = [];
+  for (;;) {
+    const result: unknown = Reflect.apply(next as () => unknown, iterator, []);
+    if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
+      throw new TypeError('protocols: the iterator result is not an object');
+    }
+    if ((result as IteratorResult<unknown>).done) return out;
+    out.push(toDOMString((result as IteratorResult<unknown>).value));
+  }
 }
 
 /** What `send()` accepts, after conversion. */
@@ -87,12 +107,15 @@ export function toSendData(value: unknown): SendData {
     if (value instanceof Blob) return { kind: 'blob', value };
     if (types.isArrayBuffer(value)) {
       if ((value as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a resizable ArrayBuffer is not allowed');
-      return { kind: 'bytes', value: new Uint8Array(value) };
+      // A detached buffer holds no bytes (and cannot back a new view): an empty message.
+      return { kind: 'bytes', value: value.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(value) };
     }
     if (ArrayBuffer.isView(value)) {
       const buffer = value.buffer;
       if (types.isSharedArrayBuffer(buffer)) throw new TypeError('send(): a view on a SharedArrayBuffer is not allowed');
       if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a view on a resizable ArrayBuffer is not allowed');
+      // Checked on the buffer first: a DataView on a detached buffer throws on byteLength.
+      if (buffer.byteLength === 0) return { kind: 'bytes', value: new Uint8Array(0) };
       return { kind: 'bytes', value: new Uint8Array(buffer, value.byteOffset, value.byteLength) };
     }
     if (types.isSharedArrayBuffer(value)) throw new TypeError('send(): a SharedArrayBuffer is not allowed; copy it into an ArrayBuffer');

@@ -412,6 +412,8 @@ describe('close()', () => {
     test('a code that cannot convert (a Symbol, a BigInt) is a TypeError', () => {
       expect(() => ws.close(Symbol('c') as unknown as number)).toThrow(TypeError);
       expect(() => ws.close(1000n as unknown as number)).toThrow(TypeError);
+      // ToNumber, not Number(): a BigInt from valueOf is a TypeError too.
+      expect(() => ws.close({ valueOf: () => 1000n } as unknown as number)).toThrow(TypeError);
       expect(ws.readyState).toBe(WebSocket.OPEN);
     });
 
