@@ -221,6 +221,16 @@ describe('message size limit (close code 1009)', () => {
     expect(plain(events)).toEqual([{ type: 'error', closeCode: 1009 }]);
   });
 
+  test('without a limit, a length of 2^53 or more still fails (1009), since it is no longer exact', () => {
+    const exact = makeParser({ role: 'client', maxMessageSize: Infinity });
+    exact.parser.push(Buffer.from('827f001fffffffffffff', 'hex')); // 2^53 - 1
+    expect(exact.events).toEqual([]);
+    expect(exact.parser.stopped).toBe(false);
+    const inexact = makeParser({ role: 'client', maxMessageSize: Infinity });
+    inexact.parser.push(Buffer.from('827f0020000000000000', 'hex')); // 2^53
+    expect(plain(inexact.events)).toEqual([{ type: 'error', closeCode: 1009 }]);
+  });
+
   test('a message of exactly maxMessageSize is delivered', () => {
     const payload = Buffer.alloc(1000, 0x62);
     const events = parseAll(raw({ opcode: Opcode.BINARY, payload }), { role: 'client', maxMessageSize: 1000 });
@@ -341,6 +351,13 @@ describe('Close frames', () => {
       expect(parseAll(close(encodeCloseBody(code, Buffer.from('why'))))).toEqual([{ type: 'close', code, reason: 'why' }]);
     },
   );
+
+  test('a full-size Close: code and a 123-byte reason in 125 bytes', () => {
+    const reason = 'é'.repeat(61) + 'r'; // 123 bytes, mostly 2-byte characters
+    const body = encodeCloseBody(1000, Buffer.from(reason));
+    expect(body).toHaveLength(125);
+    expect(parseAll(close(body))).toEqual([{ type: 'close', code: 1000, reason }]);
+  });
 
   test('a reason that is not UTF-8 fails with 1007', () => {
     expect(faultOf(close(encodeCloseBody(1000, Buffer.from([0x6f, 0x6b, 0xc3]))))).toBe(1007);
