@@ -211,6 +211,16 @@ describe('our writer and handshake against a ws WebSocketServer', () => {
     expect(await peer.received.next(WAIT_MS, 'text at ws')).toEqual({ type: 'message', isText: true, data: Buffer.from('x'.repeat(300)) });
   });
 
+  test('a message ws sends in fragments, with a Ping between them, reaches our parser in order', async () => {
+    const { client, peer } = await connect();
+    peer.ws.send(Buffer.from('frag'), { binary: false, fin: false });
+    peer.ws.ping(Buffer.from('mid'));
+    peer.ws.send(Buffer.from('men'), { binary: false, fin: false });
+    peer.ws.send(Buffer.from('ted ✓'), { binary: false, fin: true });
+    expect(await client.next()).toEqual({ type: 'ping', data: Buffer.from('mid') });
+    expect(await client.next()).toEqual({ type: 'message', isText: true, data: Buffer.from('fragmented ✓') });
+  });
+
   test("ws's Pings reach our parser with their payload", async () => {
     const { client, peer } = await connect();
     peer.ws.ping(Buffer.from('from ws'));
@@ -242,6 +252,25 @@ describe('our writer and handshake against a ws WebSocketServer', () => {
     const events = [await peer.received.next(WAIT_MS, 'error at ws'), await peer.received.next(WAIT_MS, 'close at ws')];
     expect(events.map((e) => e.type)).toEqual(['protocol-error', 'close']);
   });
+});
+
+test('a ws server that supports permessage-deflate does not use it, since we do not offer it', async () => {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+  const connected = onceWithin(wss, 'connection');
+  try {
+    await onceWithin(wss, 'listening');
+    const client = await RawClient.connect((wss.address() as net.AddressInfo).port);
+    const [ws] = (await connected) as [WebSocket];
+    expect(client.outcome.extensions).toBe('');
+    expect(ws.extensions).toBe('');
+    // With compression negotiated, ws would set RSV1 and our parser would fail with 1002.
+    ws.send('x'.repeat(1000));
+    expect(await client.next()).toEqual({ type: 'message', isText: true, data: Buffer.from('x'.repeat(1000)) });
+    client.socket.destroy();
+  } finally {
+    for (const ws of wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  }
 });
 
 describe('a ws client against our TestServer', () => {
