@@ -95,6 +95,8 @@ export class HttpHeadReader {
   }
 }
 
+const OWS_AROUND = /^[ \t]+|[ \t]+$/g;
+
 /** Splits a head into its first line and headers; returns a message on malformed input. */
 export function parseHead(text: string): HttpHead | string {
   const lines = text.split('\r\n');
@@ -106,7 +108,8 @@ export function parseHead(text: string): HttpHead | string {
     const name = line.slice(0, colon);
     if (!isToken(name)) return `malformed header name ${JSON.stringify(name.slice(0, 64))}`;
     const key = name.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    // RFC 7230 §3.2.4: only SP and HTAB surround a value; String#trim would also eat NBSP, VT and FF.
+    const value = line.slice(colon + 1).replace(OWS_AROUND, '');
     const previous = headers.get(key);
     headers.set(key, previous === undefined ? value : `${previous}, ${value}`);
   }

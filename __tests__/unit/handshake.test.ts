@@ -168,6 +168,23 @@ describe('HttpHeadReader', () => {
 });
 
 describe('parseHead and splitList', () => {
+  test('only spaces and tabs around a value are optional whitespace (RFC 7230 §3.2.4)', () => {
+    const read = (bytes: Buffer): HttpHead => {
+      const result = new HttpHeadReader().push(bytes);
+      if (result.kind !== 'head') throw new Error(`expected a head, got ${result.kind}`);
+      return result.head;
+    };
+    const lines = (upgrade: Buffer): Buffer =>
+      Buffer.concat([Buffer.from('HTTP/1.1 101 OK\r\nUpgrade:'), upgrade, Buffer.from(`\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\n\r\n`)]);
+    expect(read(lines(Buffer.from(' \t websocket\t '))).headers.get('upgrade')).toBe('websocket');
+    expect(typeof validateServerResponse(read(lines(Buffer.from('\twebsocket\t'))), KEY, [])).toBe('object');
+    // A no-break space (0xA0), vertical tab or form feed is part of the value, so it no longer matches.
+    for (const odd of [[0xa0], [0x0b], [0x0c]]) {
+      const bytes = lines(Buffer.concat([Buffer.from(' websocket'), Buffer.from(odd)]));
+      expect(validateServerResponse(read(bytes), KEY, [])).toMatch(/Upgrade/);
+    }
+  });
+
   test('names are lower-cased, values trimmed, repeated headers joined with ", "', () => {
     const h = head('HTTP/1.1 101 X', 'Connection:  keep-alive ', 'CONNECTION:Upgrade', 'X-Empty:');
     expect(h.headers.get('connection')).toBe('keep-alive, Upgrade');
