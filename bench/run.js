@@ -4,7 +4,7 @@
  *
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
- *                     [--server ws|ours] [--quick] [--cpu-prof]
+ *                     [--server ws|ours] [--quick] [--cpu-prof] [--node <path>]
  *
  * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
  * child (bench/echo-server.js) and runs every measurement in a fresh client child
@@ -34,6 +34,35 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv.slice(2));
+
+/**
+ * Under `npm run`, node_modules/.bin comes first in PATH, and this project's node-18 devDependency
+ * puts a `node` there: `npm run bench` would then benchmark Node 18 (where undici 7 does not even
+ * load). So, unless told otherwise, run on the machine's own node: the first `node` in PATH
+ * outside node_modules. `--node <path>` picks one explicitly (e.g. node_modules/node-22/bin/node).
+ */
+function chooseNode() {
+  if (args.node) return path.resolve(String(args.node));
+  if (!process.execPath.split(path.sep).includes('node_modules')) return process.execPath;
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (!dir || dir.split(path.sep).includes('node_modules')) continue;
+    const candidate = path.join(dir, 'node');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return process.execPath;
+}
+const wantedNode = chooseNode();
+if (fs.realpathSync(wantedNode) !== fs.realpathSync(process.execPath)) {
+  process.stderr.write(`[bench] ${process.execPath} is ${process.version}; re-running on ${wantedNode}\n`);
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(wantedNode, [__filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status === null ? 1 : r.status);
+}
 const quick = Boolean(args.quick);
 const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
@@ -70,6 +99,7 @@ const q = (full, small) => (quick ? small : full);
 const workloads = [
   {
     name: 'latency',
+    op: 'round trip', ops: (r) => r.count,
     fn: 'latency',
     params: { count: q(10000, 2000), warmup: 1000, capMs: 5000 },
     rows: [
@@ -80,48 +110,56 @@ const workloads = [
   },
   {
     name: 'small-text',
+    op: 'message', ops: (r) => r.count,
     fn: 'pipelined',
     params: { text: true, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 60000 },
     rows: [{ label: 'pipelined 100k x 64 B text', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'small-binary',
+    op: 'message', ops: (r) => r.count,
     fn: 'pipelined',
     params: { text: false, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 60000 },
     rows: [{ label: 'pipelined 100k x 64 B binary', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'binary-1m',
+    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
     fn: 'bulk',
     params: { text: false, size: MiB, count: q(128, 32), window: 8, warmup: 16, timeoutMs: 60000 },
     rows: [{ label: '1 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'binary-16m',
+    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
     fn: 'bulk',
     params: { text: false, size: 16 * MiB, count: q(12, 4), window: 2, warmup: 2, timeoutMs: 90000 },
     rows: [{ label: '16 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'utf8-64k',
+    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
     fn: 'bulk',
     params: { text: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
     rows: [{ label: '64 KiB multi-byte UTF-8 text, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'connect-seq',
+    op: 'connection', ops: (r) => r.count,
     fn: 'connect',
     params: { parallel: 1, count: q(300, 100), warmup: 20 },
     rows: [{ label: 'open + close, sequential', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'connect-par',
+    op: 'connection', ops: (r) => r.count,
     fn: 'connect',
     params: { parallel: 100, count: q(2000, 500), warmup: 100 },
     rows: [{ label: 'open + close, 100 in flight', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'idle',
+    op: 'connection opened', ops: (r) => r.count,
     fn: 'idle',
     reps: idleReps,
     params: { count: idleCount, parallel: 100 },
@@ -249,10 +287,12 @@ function startServer() {
 function runClient(server, impl, workload) {
   return new Promise((resolve) => {
     const execArgv = ['--expose-gc'];
+    let profFile = null;
     if (cpuProf && impl === 'ours') {
       const dir = path.join(resultsDir, 'prof');
       fs.mkdirSync(dir, { recursive: true });
-      execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${workload.name}-${Date.now()}.cpuprofile`);
+      profFile = path.join(dir, `${workload.name}-${Date.now()}.cpuprofile`);
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${path.basename(profFile)}`);
     }
     const child = fork(path.join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let serverStart = null;
@@ -276,6 +316,7 @@ function runClient(server, impl, workload) {
     child.on('exit', (code) => {
       clearTimeout(timer);
       if (!result) result = { error: `client exited with ${code} and no result` };
+      if (profFile && fs.existsSync(profFile)) result.profFile = profFile;
       if (serverStart && serverEnd && !result.error) {
         result.serverCpuMs = serverEnd.cpuMs - serverStart.cpuMs;
         result.serverRss = serverEnd.rss;
@@ -291,11 +332,12 @@ function apiTables(api) {
     `### Part 2: API benchmark (median of ${reps} runs, ${idleReps} for idle; min–max in parentheses; each run a fresh client process)`,
     '',
     `Echo server: ${api.server} in its own process. Client CPU = the client process's CPU time over the measured section / wall time ` +
-      '(100% = one core busy, so the client was CPU-bound); server CPU likewise for the echo server. Ratios are of medians; ' +
+      '(100% = one core busy, so the client was CPU-bound; on a shared machine less can also mean it waited for a core); ' +
+      'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the echo server. Ratios are of medians; ' +
       'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
     '',
-    '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const w of api.workloads) {
     const cpu = (impl, key) => {
@@ -307,8 +349,10 @@ function apiTables(api) {
       for (const impl of ['ours', 'ws', 'undici']) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
       const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
       const cpuCell = (key) => (i === 0 ? ['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(cpu(impl, key)) : '—')).join(' / ') : '');
+      const perOp = (impl) => median((w.runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
+      const perOpCell = i === 0 ? `${['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(perOp(impl)) : '—')).join(' / ')} per ${w.op}` : '';
       lines.push(
-        `| ${row.label} | ${row.unit} (${row.better}) | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${cpuCell('serverCpuMs')} |`,
+        `| ${row.label} | ${row.unit} (${row.better}) | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
       );
     }
   }
@@ -329,7 +373,7 @@ async function runApi() {
   try {
     for (const w of workloads.filter((x) => selected.includes(x.name))) {
       const n = w.reps || reps;
-      const entry = { name: w.name, params: w.params, rows: w.rows, runs: {} };
+      const entry = { name: w.name, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
       for (const impl of impls) entry.runs[impl] = [];
       for (let rep = 0; rep < n; rep++) {
         // Rotate who goes first, so that no implementation always runs right after the same one.
@@ -350,6 +394,19 @@ async function runApi() {
   return out;
 }
 
+/** Top self-time functions of our client, per workload, inside the measured section only. */
+function profileSection(api) {
+  const { summarize, toMarkdown } = require('./prof-top.js');
+  const lines = ['### CPU profile of our client (node --cpu-prof; samples inside the measured section only)'];
+  for (const w of api.workloads) {
+    const run = (w.runs.ours || []).find((r) => r.profFile && r.windowUs);
+    if (!run) continue;
+    const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
+    lines.push('', toMarkdown(`${w.name}: ${path.relative(process.cwd(), run.profFile)}`, s));
+  }
+  return lines.join('\n');
+}
+
 // ---- main ---------------------------------------------------------------------------------
 
 async function main() {
@@ -361,6 +418,7 @@ async function main() {
     command: `node bench/run.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`,
     versions: { ws: require('ws/package.json').version, undici: require('undici/package.json').version },
     fdLimit,
+    loadavgAtStart: os.loadavg().map((v) => Number(v.toFixed(2))),
   };
   log(`[bench] ${header.machine}; Node ${header.node}; parts ${parts.join(',')}; reps ${reps}`);
   const output = { header };
@@ -378,10 +436,11 @@ async function main() {
   const md = [
     `## Benchmark: ${header.machine}; Node ${header.node}; ws ${header.versions.ws}, undici ${header.versions.undici}; ${header.date}`,
     '',
-    `Command: \`${header.command}\` (total ${output.header.elapsedS.toFixed(0)} s)`,
+    `Command: \`${header.command}\` (total ${output.header.elapsedS.toFixed(0)} s; load average at start ${header.loadavgAtStart.join(', ')}, at end ${os.loadavg().map((v) => v.toFixed(2)).join(', ')})`,
   ];
   if (output.micro) md.push('', microTable(output.micro));
   if (output.api) md.push('', apiTables(output.api));
+  if (output.api && cpuProf) md.push('', profileSection(output.api));
   process.stdout.write(`${md.join('\n')}\n`);
   log(`[bench] raw results: ${path.relative(process.cwd(), file)}`);
 }
