@@ -608,3 +608,28 @@ describe('writer -> parser round trips (property)', () => {
     );
   });
 });
+
+describe('arbitrary peer input (property)', () => {
+  test('never throws, and reports nothing after a Close or a protocol error', () => {
+    // Bytes biased toward plausible heads so that the fuzz gets past the first byte often.
+    const piece = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc.constantFrom(...sampleFrames().map((f) => Uint8Array.from(f))),
+      fc.constantFrom(...sampleFrames(KEY).map((f) => Uint8Array.from(f))),
+      fc.constantFrom(Uint8Array.of(0x01, 0x02), Uint8Array.of(0x80, 0x00), Uint8Array.of(0x88, 0x00), Uint8Array.of(0x81, 0x7e)),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.constantFrom('client', 'server'), (pieces, role) => {
+        const { parser, events } = makeParser({ role: role as 'client' | 'server', maxMessageSize: 5000 });
+        for (const p of pieces) parser.push(Buffer.from(p));
+        const end = events.findIndex((e) => e.type === 'close' || e.type === 'error');
+        if (end !== -1) {
+          expect(end).toBe(events.length - 1);
+          expect(parser.stopped).toBe(true);
+        }
+        for (const e of events) if (e.type === 'error') expect([1002, 1007, 1009]).toContain(e.closeCode);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
