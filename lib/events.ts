@@ -3,7 +3,7 @@
  * @see https://websockets.spec.whatwg.org/#the-closeevent-interface
  * @see https://html.spec.whatwg.org/multipage/webappapis.html#event-handler-attributes
  */
-import { defineInterface, illegalInvocation, missingArguments, toUnsignedShort, toUSVString } from './webidl';
+import { defineInterface, illegalInvocation, missingArguments, toDOMString, toUnsignedShort, toUSVString } from './webidl';
 
 /** The dictionary every event constructor takes. @see https://dom.spec.whatwg.org/#dictdef-eventinit */
 export interface EventInit {
@@ -30,18 +30,21 @@ export class CloseEvent extends Event {
 
   constructor(type: string, eventInitDict: CloseEventInit | null = {}) {
     if (arguments.length === 0) throw missingArguments('CloseEvent', 'constructor', 1, 0);
+    // WebIDL converts the arguments in order: the type, then the dictionary.
+    const typeString = toDOMString(type);
     // WebIDL dictionary: undefined and null are an empty dictionary, other non-objects throw.
     if (eventInitDict !== undefined && eventInitDict !== null && typeof eventInitDict !== 'object' && typeof eventInitDict !== 'function') {
       throw new TypeError("Failed to construct 'CloseEvent': the second argument is not an object.");
     }
-    super(type, (eventInitDict ?? {}) as object);
+    // Event reads the inherited EventInit members (bubbles, cancelable, composed) first.
     const init = eventInitDict ?? {};
-    // Members are read in lexicographic order, as WebIDL converts dictionaries.
+    super(typeString, init as object);
+    // Each member is read and converted before the next, in lexicographic order.
     const code = init.code;
-    const reason = init.reason;
-    const wasClean = init.wasClean;
     this.#code = code === undefined ? 0 : toUnsignedShort(code);
+    const reason = init.reason;
     this.#reason = reason === undefined ? '' : toUSVString(reason);
+    const wasClean = init.wasClean;
     this.#wasClean = wasClean === undefined ? false : Boolean(wasClean);
   }
 
