@@ -28,8 +28,11 @@ export type ServerEvent =
   | { type: 'protocol-error'; closeCode: number; message: string }
   | { type: 'end' };
 
-/** How the server answers a handshake request: a response to write, or `null` to never answer. */
-export type HandshakeResponder = (request: ClientHandshake, head: HttpHead) => string | Buffer | null;
+/**
+ * How the server answers a handshake request: a response to write, or `null` to write nothing
+ * (never answer, or act on `socket` directly, e.g. to reset it).
+ */
+export type HandshakeResponder = (request: ClientHandshake, head: HttpHead, socket: net.Socket) => string | Buffer | null;
 
 /** How a {@link TestServer} is set up. */
 export interface TestServerOptions {
@@ -291,7 +294,7 @@ export class TestServer {
       }
       this.requests.push(request);
       if (this.options.respond) {
-        const response = this.options.respond(request, result.head);
+        const response = this.options.respond(request, result.head, socket);
         if (response !== null) socket.write(response);
         return;
       }
