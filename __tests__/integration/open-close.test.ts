@@ -174,6 +174,10 @@ describe('constructor', () => {
       expect(server.requests[0].headers.has('sec-websocket-protocol')).toBe(false);
     });
 
+    test('duplicates are found case-sensitively: "chat" and "CHAT" are two protocols', async () => {
+      expect(await offered(['chat', 'CHAT'])).toEqual(['chat', 'CHAT']);
+    });
+
     test.each([[['a', 'a']], [['chat', 'x', 'chat']]])('duplicates %j are a SyntaxError', (protocols) => {
       expect(domExceptionName(() => new WebSocket(server.url(), protocols))).toBe('SyntaxError');
     });
@@ -301,6 +305,16 @@ describe('close()', () => {
     expect([event.code, event.reason, event.wasClean]).toEqual([4321, 'server says bye', true]);
     // The client echoed the code back, as RFC 6455 §5.5.1 asks.
     expect((await conn.next('close')).code).toBe(4321);
+  });
+
+  test('the close reason is decoded without stripping a BOM (UTF-8 decode without BOM)', async () => {
+    await server.close();
+    server = await TestServer.start({ mode: 'script' });
+    const ws = connect(server.url());
+    await next(ws, 'open');
+    const conn = await server.nextConnection();
+    conn.close(4000, '\uFEFFbom');
+    expect((await next<CloseEvent>(ws, 'close')).reason).toBe('\uFEFFbom');
   });
 
   test('a server Close frame with no body gives the close event code 1005', async () => {

@@ -49,7 +49,7 @@ function domExceptionName(fn: () => unknown): string {
 describe('round trips through the echo', () => {
   test('strings, including non-ASCII, astral, empty and large ones', async () => {
     const { ws, conn } = await open('echo');
-    const texts = ['hello', 'grüße ✓ 😀', '', 'x'.repeat(70_000)];
+    const texts = ['hello', 'grüße ✓ 😀', '', '\uFEFFleading BOM kept', 'x'.repeat(70_000)];
     const received: string[] = [];
     ws.onmessage = (e: MessageEvent) => received.push(e.data as string);
     for (const text of texts) ws.send(text);

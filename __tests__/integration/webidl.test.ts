@@ -56,6 +56,11 @@ describe('interface object', () => {
     }
   });
 
+  test('the constructor has only length, name, prototype and the constants as own properties', () => {
+    expect(Object.getOwnPropertyNames(WebSocket).sort()).toEqual(['length', 'name', 'prototype', ...Object.keys(constants)].sort());
+    expect(Object.getOwnPropertySymbols(WebSocket)).toEqual([]);
+  });
+
   test('Symbol.toStringTag is "WebSocket"', () => {
     expect(Object.prototype.toString.call(ws)).toBe('[object WebSocket]');
     expect(Object.prototype.toString.call(proto)).toBe('[object WebSocket]');
