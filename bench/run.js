@@ -415,7 +415,7 @@ async function main() {
     machine: `${os.cpus()[0].model}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}`,
     node: process.version,
     date: new Date().toISOString(),
-    command: `node bench/run.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+    command: `${process.env.npm_lifecycle_event === 'bench' ? 'npm run bench: ' : ''}node bench/run.js${process.argv.length > 2 ? ' ' + process.argv.slice(2).join(' ') : ''}`,
     versions: { ws: require('ws/package.json').version, undici: require('undici/package.json').version },
     fdLimit,
     loadavgAtStart: os.loadavg().map((v) => Number(v.toFixed(2))),
