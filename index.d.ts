@@ -1,0 +1,165 @@
+/**
+ * Types for both entries: `polyfill` (installs the globals) and `polyfill/ponyfill` (exports only).
+ * The module part describes our classes; the global part restates what @types/node and lib.dom
+ * already say about the globals (see the comment there).
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+/// <reference types="node" />
+
+import type * as undici from 'undici-types';
+
+/** How binary messages are exposed. @see https://websockets.spec.whatwg.org/#enumdef-binarytype */
+export type BinaryType = 'blob' | 'arraybuffer';
+
+/** The dictionary every event constructor takes; @types/node keeps its own private. */
+interface EventInit {
+  bubbles?: boolean;
+  cancelable?: boolean;
+  composed?: boolean;
+}
+
+/** The dictionary `CloseEvent`'s constructor takes. @see https://websockets.spec.whatwg.org/#dictdef-closeeventinit */
+export interface CloseEventInit extends EventInit {
+  code?: number;
+  reason?: string;
+  wasClean?: boolean;
+}
+
+/**
+ * The event fired when a WebSocket connection closes.
+ * @see https://websockets.spec.whatwg.org/#the-closeevent-interface
+ */
+export declare class CloseEvent extends Event {
+  constructor(type: string, eventInitDict?: CloseEventInit | null);
+  /** The close code the server sent, 1005 if none, 1006 if no Close frame arrived. */
+  readonly code: number;
+  /** The close reason the server sent. */
+  readonly reason: string;
+  /** Whether the connection closed cleanly. */
+  readonly wasClean: boolean;
+}
+
+/** The events a WebSocket fires, by name, as lib.dom's map lists them. @see https://websockets.spec.whatwg.org/#the-websocket-interface */
+export interface WebSocketEventMap {
+  close: CloseEvent;
+  error: Event;
+  message: MessageEvent;
+  open: Event;
+}
+
+// The listener and option shapes of EventTarget: @types/node keeps these interfaces private and
+// lib.dom may be absent, so they are spelled out here (module-private, see `export {}` below).
+type EventListenerLike = ((event: Event) => void) | { handleEvent(event: Event): void };
+interface AddEventListenerOptionsLike extends EventListenerOptions {
+  once?: boolean;
+  passive?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * A WebSocket client with the behaviour the WHATWG WebSockets Standard defines.
+ * @see https://websockets.spec.whatwg.org/#the-websocket-interface
+ */
+export declare class WebSocket extends EventTarget {
+  /**
+   * Parses `url` (ws:, wss:, http: or https:, no fragment) and starts connecting.
+   * `protocols` may be any iterable of distinct tokens; a string is one protocol.
+   */
+  constructor(url: string | URL, protocols?: string | Iterable<string>);
+
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+
+  /** The URL the connection was made to, serialized. */
+  readonly url: string;
+  /** The state of the connection: CONNECTING, OPEN, CLOSING or CLOSED. */
+  readonly readyState: number;
+  /** Bytes queued by send() and not yet handed to the network, as of the last task. */
+  readonly bufferedAmount: number;
+  /** The extensions the server selected; '' until open. */
+  readonly extensions: string;
+  /** The subprotocol the server selected; '' until open. */
+  readonly protocol: string;
+  /** 'blob' (the default) or 'arraybuffer': how binary messages are delivered. Other values are ignored. */
+  binaryType: BinaryType;
+
+  onopen: ((this: WebSocket, ev: Event) => any) | null;
+  /** A plain Event: the Standard keeps failure details from scripts (see ChannelName). */
+  onerror: ((this: WebSocket, ev: Event) => any) | null;
+  onmessage: ((this: WebSocket, ev: MessageEvent) => any) | null;
+  onclose: ((this: WebSocket, ev: CloseEvent) => any) | null;
+
+  /** Closes with an optional code (1000 or 3000-4999) and reason (at most 123 bytes of UTF-8). */
+  close(code?: number, reason?: string): void;
+  /** Queues a message; throws an InvalidStateError while CONNECTING. */
+  send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void;
+
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, ev: WebSocketEventMap[K]) => any,
+    options?: boolean | AddEventListenerOptionsLike,
+  ): void;
+  addEventListener(type: string, listener: EventListenerLike | null, options?: boolean | AddEventListenerOptionsLike): void;
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: (this: WebSocket, ev: WebSocketEventMap[K]) => any,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  removeEventListener(type: string, listener: EventListenerLike | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** Names of the `node:diagnostics_channel` channels where failure causes are published. */
+export declare const ChannelName: {
+  readonly open: 'polyfill:websocket:open';
+  readonly fail: 'polyfill:websocket:fail';
+  readonly close: 'polyfill:websocket:close';
+};
+
+// The globals. A `var` may be declared many times only if every declaration has the identical
+// type (else TS2403), and @types/node 20+ declares `var WebSocket` (24 also `CloseEvent`) while
+// lib.dom declares both. So these copy @types/node's conditional form: lib.dom's type when
+// lib.dom is loaded, else undici's, which is what @types/node says. Identical declarations
+// merge with whichever of them the consumer has; a type of our own would conflict.
+//
+// One step differs: @types/node 18 declares neither global, and the undici-types 5 it depends
+// on types events wrongly without lib.dom (its `Event` is the constructor's type, so `e.type`
+// and `ws.dispatchEvent` fail). There, and only there (undici-types 5 has no `EventSource`;
+// 6 and 7, which come with @types/node 20+, do), the globals are typed as our classes.
+//
+// This file also types `polyfill/ponyfill`, which leaves globalThis alone. That is harmless:
+// with lib.dom or @types/node 24 these lines add nothing that is not declared already; with
+// @types/node 20 or 22 they add only `CloseEvent` next to the `WebSocket` declared already;
+// only with @types/node 18 and no lib.dom do ponyfill users see globals Node 18 lacks.
+//
+// `undici-types` is @types/node's own dependency; it resolves here when it is hoisted (npm, yarn).
+// Our classes under names the `declare global` block below can see past its own globals.
+type WebSocketClass = typeof WebSocket;
+type CloseEventClass = typeof CloseEvent;
+type UndiciHasGlobals = typeof undici extends { EventSource: any } ? true : false;
+type _WebSocket = typeof globalThis extends { onmessage: any } ? {}
+  : UndiciHasGlobals extends true ? undici.WebSocket : WebSocket;
+type _CloseEvent = typeof globalThis extends { onmessage: any } ? {}
+  : UndiciHasGlobals extends true ? undici.CloseEvent : CloseEvent;
+type _CloseEventInit = typeof globalThis extends { onmessage: any } ? {}
+  : UndiciHasGlobals extends true ? undici.CloseEventInit : CloseEventInit;
+
+declare global {
+  interface WebSocket extends _WebSocket {}
+  var WebSocket: typeof globalThis extends { onmessage: any; WebSocket: infer T } ? T
+    : UndiciHasGlobals extends true ? typeof undici.WebSocket : WebSocketClass;
+
+  interface CloseEvent extends _CloseEvent {}
+  var CloseEvent: typeof globalThis extends { onmessage: any; CloseEvent: infer T } ? T
+    : UndiciHasGlobals extends true ? typeof undici.CloseEvent : CloseEventClass;
+
+  interface CloseEventInit extends _CloseEventInit {}
+}
+
+// Keeps the helper types above private: a declaration file without it exports everything.
+export {};
