@@ -5,7 +5,7 @@
  * worker script unchanged. Workers and child processes are real; the server runs here.
  */
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { WebSocket } from '../../lib/ponyfill';
 import { TestServer } from '../../lib/server';
 import { Child, fixture, runToEnd, type Line } from '../fixtures/lifecycle/child';
@@ -138,6 +138,21 @@ test.each(['--import', '--require'])(
     expect(result.lines[result.lines.length - 1]).toEqual({ event: 'exit', code: 0 });
   },
 );
+
+test('in a browser worker script, transferred ports arrive as event.ports and uncloneable data throws DataCloneError', async () => {
+  server = await TestServer.start();
+  worker = new Worker(fixture('browser-worker-ports.js'), { execArgv: ['--import', 'polyfill/worker'] });
+  const exited = once(worker, 'exit');
+  const { port1, port2 } = new MessageChannel();
+  const answer = once(port1, 'message');
+  const report = messagesUntil(worker, 'report');
+  worker.postMessage('question', [port2]);
+  expect(await report).toEqual([{ type: 'report', error: { name: 'DataCloneError', isDOMException: true }, ports: 1, isPort: true }]);
+  expect(await answer).toEqual(['answer to question']);
+  port1.close();
+  const [code] = await exited;
+  expect(code).toBe(0);
+});
 
 test('a browser worker script that never listens for messages ends on its own once its socket closes', async () => {
   server = await TestServer.start({ mode: 'echo' });
