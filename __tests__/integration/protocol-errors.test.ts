@@ -137,6 +137,16 @@ describe('a peer fault fails the connection with the code RFC 6455 names', () =>
     expect(message.data).toBe('x'.repeat(1024));
   });
 
+  test('messages that arrived before the fault are still delivered, then error and close', async () => {
+    const { ws, conn, outcome } = await connect();
+    const texts: string[] = [];
+    ws.addEventListener('message', (event) => texts.push((event as MessageEvent).data as string));
+    conn.sendRaw(Buffer.concat([bytes(0x81, 3), text('one'), bytes(0x81, 3), text('two'), bytes(0x83, 0)]));
+    expect((await conn.next('close')).code).toBe(1002);
+    expect((await outcome).events).toEqual(['open', 'message', 'message', 'error', 'close']);
+    expect(texts).toEqual(['one', 'two']);
+  });
+
   test('bytes the server sends after the fault are not delivered', async () => {
     const { conn, outcome } = await connect();
     conn.sendRaw(Buffer.concat([bytes(0x83, 0), bytes(0x81, 2), text('no')]));
@@ -195,6 +205,32 @@ describe('closing handshake', () => {
     expect(await outcome).toEqual({ events: ['open', 'close'], code: 1005, reason: '', wasClean: true, readyState: 3 });
   });
 
+  test('a Close in the middle of a fragmented message: the partial message is dropped, the close is clean', async () => {
+    const { conn, outcome } = await connect();
+    conn.sendFrame(Opcode.TEXT, text('part'), { fin: false });
+    conn.close(1000, 'mid-message');
+    expect((await conn.next('close')).code).toBe(1000);
+    expect(await outcome).toEqual({ events: ['open', 'close'], code: 1000, reason: 'mid-message', wasClean: true, readyState: 3 });
+  });
+
+  test('the close reason is decoded as UTF-8 keeping a leading BOM, up to the 123-byte maximum', async () => {
+    const { conn, outcome } = await connect();
+    const reason = '\uFEFF' + 'é'.repeat(60); // 3 + 120 = 123 bytes
+    expect(Buffer.byteLength(reason)).toBe(123);
+    conn.close(4000, reason);
+    expect((await outcome).reason).toBe(reason);
+  });
+
+  test('client-initiated close answered by a server that keeps TCP open: clean after settings.closeTimeoutMs', async () => {
+    settings.closeTimeoutMs = 200;
+    const { ws, conn, outcome } = await connect({ answerClose: false, allowHalfOpen: true });
+    ws.close(3001, 'mine');
+    expect((await conn.next('close')).code).toBe(3001);
+    conn.close(3001, 'yours');
+    await conn.next('end');
+    expect(await outcome).toEqual({ events: ['open', 'close'], code: 3001, reason: 'yours', wasClean: true, readyState: 3 });
+  });
+
   test('the client sends no data frames after answering a Close', async () => {
     const { ws, conn, outcome } = await connect();
     conn.close(1000);
@@ -214,7 +250,7 @@ describe('closing handshake', () => {
     expect(await outcome).toEqual({ events: ['open', 'close'], code: 1006, reason: '', wasClean: false, readyState: 3 });
   });
 
-  test('a server that sends its Close but never closes TCP -> the client closes TCP after the timeout; clean, with the server code (RFC 6455 §7.1.1 lets the client close once both Close frames are exchanged; Chromium and Firefox report it clean)', async () => {
+  test('a server that sends its Close but never closes TCP -> the client closes TCP after the timeout; clean, with the server code (RFC 6455 §7.1.1 lets the client close once both Close frames are exchanged, §7.1.4 calls that clean; Chromium reports it so too)', async () => {
     settings.closeTimeoutMs = 200;
     const { conn, outcome } = await connect({ answerClose: false, allowHalfOpen: true });
     conn.close(4002, 'kept open');
