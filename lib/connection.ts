@@ -108,7 +108,7 @@ export class Connection implements ParserSink {
     socket.on(secure ? 'secureConnect' : 'connect', () => this.#onConnect());
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error: Error) => this.#onSocketError(error));
-    socket.on('close', () => this.#onSocketClose());
+    socket.on('close', (hadError: boolean) => this.#onSocketClose(hadError));
     this.#startTimer(settings.handshakeTimeoutMs, () =>
       this.#fail(undefined, `no valid handshake response within ${settings.handshakeTimeoutMs} ms`),
     );
@@ -375,8 +375,11 @@ export class Connection implements ParserSink {
     }
   }
 
-  /** _The WebSocket Connection is Closed_: TCP is gone. @see RFC 6455 §7.1.4 */
-  #onSocketClose(): void {
+  /**
+   * _The WebSocket Connection is Closed_: TCP is gone; `hadError` if it went with a transport
+   * error (a reset), which our Close frame may not have survived. @see RFC 6455 §7.1.4
+   */
+  #onSocketClose(hadError: boolean): void {
     if (this.#phase === Phase.CLOSED) return;
     if (this.#phase === Phase.CONNECTING && !this.#failed) {
       this.#failed = true;
@@ -389,7 +392,9 @@ export class Connection implements ParserSink {
     this.#batch = [];
     this.#pending = null;
     // RFC 6455 §7.1.5: the close code is the one received in a Close frame, or 1006 without one.
-    const wasClean = this.#closeSent && this.#closeReceived && !this.#failed;
+    // Clean only if both Close frames were exchanged and TCP then closed without a reset (as
+    // Chromium decides too): after a reset, the peer may never have seen our Close frame.
+    const wasClean = this.#closeSent && this.#closeReceived && !this.#failed && !hadError;
     const code = this.#closeReceived ? this.#receivedCode : CloseCode.ABNORMAL_CLOSURE;
     const reason = this.#closeReceived ? this.#receivedReason : '';
     if (channels.close.hasSubscribers) {

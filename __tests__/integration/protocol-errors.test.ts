@@ -262,6 +262,13 @@ describe('closing handshake', () => {
     expect(conn.socket.destroyed).toBe(false);
   });
 
+  test('a server that sends its Close and then resets TCP: close has the server code but is not clean (our Close may not have arrived; RFC 6455 §7.1.4, as Chromium)', async () => {
+    const { conn, outcome } = await connect();
+    conn.close(4003, 'then reset');
+    conn.socket.resetAndDestroy();
+    expect(await outcome).toEqual({ events: ['open', 'close'], code: 4003, reason: 'then reset', wasClean: false, readyState: 3 });
+  });
+
   test('TCP closed by the server without a Close frame -> close 1006, not clean, and no error event', async () => {
     const { conn, outcome } = await connect();
     conn.destroy();
