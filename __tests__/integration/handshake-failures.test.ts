@@ -37,12 +37,15 @@ function head101(request: ClientHandshake, lines: Record<string, string | null> 
 async function handshake(
   respond: (request: ClientHandshake, socket: net.Socket) => string | Buffer | null,
   protocols: string[] = [],
-): Promise<{ ws: WebSocket; socket: net.Socket; outcome: ReturnType<typeof outcomeOf> }> {
+): Promise<{ ws: WebSocket; socket: net.Socket; afterRequest: Buffer[]; outcome: ReturnType<typeof outcomeOf> }> {
   let accepted: (socket: net.Socket) => void;
+  const afterRequest: Buffer[] = [];
   const socketPromise = new Promise<net.Socket>((resolve) => (accepted = resolve));
   server = await TestServer.start({
     mode: 'script',
     respond: (request, _head, socket) => {
+      // Whatever the client writes after its request (it must write nothing: no frames before open).
+      socket.on('data', (chunk: Buffer) => afterRequest.push(chunk));
       accepted(socket);
       return respond(request, socket);
     },
@@ -50,7 +53,7 @@ async function handshake(
   const ws = new WebSocket(server.url(), protocols);
   const outcome = outcomeOf(ws);
   const socket = await within(socketPromise, 5000, 'the handshake request');
-  return { ws, socket, outcome };
+  return { ws, socket, afterRequest, outcome };
 }
 
 /** Asserts the client failed the connection and closed TCP. */
@@ -59,6 +62,8 @@ async function expectFailed(run: Awaited<ReturnType<typeof handshake>>): Promise
   expect(run.ws.readyState).toBe(WebSocket.CLOSED);
   expect(run.ws.protocol).toBe('');
   if (!run.socket.destroyed) await within(once(run.socket, 'close'), 5000, 'the client to close TCP');
+  // RFC 6455 §7.1.7: before the connection is established there is no Close frame to send.
+  expect(Buffer.concat(run.afterRequest)).toEqual(Buffer.alloc(0));
 }
 
 describe('a response that breaks a rule fails the connection: error, close 1006, never open', () => {
