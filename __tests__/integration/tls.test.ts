@@ -3,13 +3,17 @@
  * (__tests__/fixtures/tls). Verification is on by default; the tests trust the test CA through
  * settings.tls.
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import type * as tls from 'node:tls';
+import { WebSocketServer, type WebSocket as PeerSocket } from 'ws';
 import { WebSocket } from '../../lib/ponyfill';
 import { settings } from '../../lib/settings';
 import { TestServer } from '../../lib/server';
-import { FAILED, next, outcomeOf } from '../helpers/events';
+import { FAILED, next, outcomeOf, within } from '../helpers/events';
 
 const fixture = (name: string): Buffer => readFileSync(path.join(__dirname, '..', 'fixtures', 'tls', name));
 const ca = fixture('ca.pem');
@@ -94,4 +98,28 @@ test('a plain TCP server that never answers the TLS ClientHello: failed after se
   server = await TestServer.start();
   const ws = new WebSocket(`wss://localhost:${server.port}/`);
   expect(await outcomeOf(ws)).toEqual({ events: ['error', 'close'], ...FAILED });
+});
+
+test('wss: against a ws server on node:https: echo both ways and a server-initiated clean close', async () => {
+  settings.tls = { ca };
+  const httpsServer = https.createServer(trusted);
+  const wss = new WebSocketServer({ server: httpsServer });
+  httpsServer.listen(0, '127.0.0.1');
+  await within(once(httpsServer, 'listening'), 5000, 'the https server to listen');
+  try {
+    const ws = new WebSocket(`wss://localhost:${(httpsServer.address() as AddressInfo).port}/`);
+    const outcome = outcomeOf(ws);
+    const opened = next(ws, 'open');
+    const [peer] = (await within(once(wss, 'connection'), 5000, 'a ws connection')) as [PeerSocket];
+    await opened;
+    peer.on('message', (data: Buffer) => peer.send(`echo:${data.toString()}`));
+    ws.send('secure');
+    expect((await next<MessageEvent>(ws, 'message')).data).toBe('echo:secure');
+    peer.close(4100, 'tls bye');
+    expect(await outcome).toEqual({ events: ['open', 'message', 'close'], code: 4100, reason: 'tls bye', wasClean: true, readyState: 3 });
+  } finally {
+    for (const client of wss.clients) client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await new Promise<void>((resolve) => httpsServer.close(() => resolve()));
+  }
 });
