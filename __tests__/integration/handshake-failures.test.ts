@@ -206,3 +206,19 @@ describe('valid responses open the connection', () => {
     await next(run.ws, 'open');
   });
 });
+
+test.each([
+  ['exactly settings.maxHandshakeHeadSize bytes opens', 0, true],
+  ['one byte over settings.maxHandshakeHeadSize fails', 1, false],
+])('the handshake head size limit: a response head of %s', async (_, extra, opensOk) => {
+  settings.maxHandshakeHeadSize = 1024;
+  const run = await handshake((request) => {
+    const base = head101(request, { 'X-Pad': '' });
+    return head101(request, { 'X-Pad': 'p'.repeat(1024 - base.length + extra) });
+  });
+  if (opensOk) {
+    await next(run.ws, 'open');
+  } else {
+    await expectFailed(run);
+  }
+});
