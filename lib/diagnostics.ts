@@ -16,7 +16,11 @@ export const ChannelName = {
 export const channels = {
   /** `{ websocket, url, protocol, extensions }` when the connection is established. */
   open: dc.channel(ChannelName.open),
-  /** `{ websocket, url, reason, error? }` when the connection is failed: the cause, in words and as an Error when there is one. */
+  /**
+   * `{ websocket, url, reason, error? }` when the connection is failed: the cause, in words and
+   * as an Error when there is one. Also when the socket errs after open (a reset), which the
+   * page sees only as close 1006 without an error event.
+   */
   fail: dc.channel(ChannelName.fail),
   /** `{ websocket, url, wasClean, code, reason }` when the connection is closed. */
   close: dc.channel(ChannelName.close),

@@ -153,3 +153,17 @@ test('an abrupt TCP close after open publishes close 1006 and no failure', async
   expect(about(ws).map((p) => p.channel)).toEqual(['open', 'close']);
   expect(about(ws)[1].message).toMatchObject({ wasClean: false, code: 1006 });
 });
+
+test('a TCP reset after open publishes the socket error, while the page sees only close 1006', async () => {
+  server = await TestServer.start({ mode: 'script' });
+  const ws = new WebSocket(server.url());
+  const outcome = outcomeOf(ws);
+  const opened = next(ws, 'open');
+  const conn = await server.nextConnection();
+  await opened;
+  conn.socket.resetAndDestroy();
+  expect(await outcome).toEqual({ events: ['open', 'close'], code: 1006, reason: '', wasClean: false, readyState: 3 });
+  const fail = about(ws).find((p) => p.channel === 'fail');
+  expect((fail?.message.error as { code?: string }).code).toBe('ECONNRESET');
+  expect(fail?.message.reason).toMatch(/ECONNRESET/);
+});
