@@ -134,6 +134,20 @@ test('close() without a code reaches ws as 1005 (no status), and the close event
   expect(await outcome).toMatchObject({ code: 1005, wasClean: true });
 });
 
+test('the ws server closes without a code: the close event reports 1005, clean', async () => {
+  const { ws, peer } = await connect();
+  const outcome = outcomeOf(ws);
+  peer.close();
+  expect(await outcome).toEqual({ events: ['close'], code: 1005, reason: '', wasClean: true, readyState: 3 });
+});
+
+test('the ws server terminates the connection: close 1006, not clean, and no error event', async () => {
+  const { ws, peer } = await connect();
+  const outcome = outcomeOf(ws);
+  peer.terminate();
+  expect(await outcome).toEqual({ events: ['close'], code: 1006, reason: '', wasClean: false, readyState: 3 });
+});
+
 test('subprotocol negotiation: the one handleProtocols picks is ws.protocol on both sides', async () => {
   let offered: string[] = [];
   const { ws, peer } = await connect(
