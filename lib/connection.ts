@@ -120,8 +120,9 @@ export class Connection implements ParserSink {
     const url = this.#url;
     const request = buildClientRequest({
       host: url.host,
-      // The resource name: the path, then "?" and the query if it is non-empty.
-      resource: (url.pathname || '/') + url.search,
+      // The request target is the URL's path and query as Fetch serializes them: an empty but
+      // present query keeps its "?" (url.search is '' for it, so look at href; no fragment here).
+      resource: (url.pathname || '/') + (url.search === '' && url.href.endsWith('?') ? '?' : url.search),
       key: this.#key,
       protocols: this.#protocols,
     });
