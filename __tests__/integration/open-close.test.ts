@@ -62,11 +62,12 @@ describe('constructor', () => {
     expect(server.requests[0].headers.get('host')).toBe(`127.0.0.1:${server.port}`);
   });
 
-  test('sends "/" as the resource for a URL without a path, and no "?" for an empty query', async () => {
+  // The request target is the URL record as Fetch serializes it: an empty query keeps its "?".
+  test('sends "/" as the path for a URL without one, and keeps the "?" of an empty query', async () => {
     const ws = connect(`ws://127.0.0.1:${server.port}?`);
     await next(ws, 'open');
     expect(ws.url).toBe(`ws://127.0.0.1:${server.port}/?`);
-    expect(server.requests[0].resource).toBe('/');
+    expect(server.requests[0].resource).toBe('/?');
   });
 
   test('a relative URL is a SyntaxError when there is no global location', () => {
