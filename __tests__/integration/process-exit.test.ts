@@ -29,7 +29,7 @@ async function expectNaturalExit(c: Child): Promise<Line[]> {
   expect(last.event).toBe('beforeExit');
   // Nothing but stdio left when the loop ran dry: no socket, no timer.
   const resources = last.resources as string[];
-  expect(resources.filter((name) => !/^(PipeWrap|TTYWrap|FSReqCallback)$/.test(name))).toEqual([]);
+  expect(resources.filter((name) => !/^(PipeWrap|TTYWrap)$/.test(name))).toEqual([]);
   return c.seen;
 }
 
