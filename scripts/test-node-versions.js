@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the whole jest suite once under each Node version users run: 18, 22 and 24 from the
-// node-18/node-22/node-24 devDependencies, 20 from PATH. Jest's workers inherit the binary that
+// Runs the whole jest suite once under each other Node version users run: 18, 22 and 24 from
+// the node-18/node-22/node-24 devDependencies (`npm test` covers the machine's Node 20; pass
+// --with-20 to run it here too). Jest's workers inherit the binary that
 // runs jest, so every test file runs on that version. node-versions.test.ts is left out: it
 // spawns all four versions itself, whichever Node runs it. Extra arguments go to jest.
 //   node scripts/test-node-versions.js [jest args...]
@@ -10,7 +11,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const majors = [18, 20, 22, 24];
+const with20 = process.argv.includes('--with-20');
+const majors = with20 ? [18, 20, 22, 24] : [18, 22, 24];
+const jestArgs = process.argv.slice(2).filter((arg) => arg !== '--with-20');
 
 /** The first binary of each major among node_modules' node-N packages and every `node` on PATH. */
 function findNodes() {
@@ -42,7 +45,7 @@ for (const major of majors) {
   }
   console.log(`\n=== Node ${major} (${path.relative(root, node) || node}) ===`);
   const started = Date.now();
-  const run = spawnSync(node, [jest, ...process.argv.slice(2), '--testPathIgnorePatterns', 'node-versions'], { cwd: root, stdio: 'inherit' });
+  const run = spawnSync(node, [jest, ...jestArgs, '--testPathIgnorePatterns', 'node-versions'], { cwd: root, stdio: 'inherit' });
   results.push({ major, status: run.status === 0 ? 'passed' : `failed (${run.status ?? run.signal})`, seconds: Math.round((Date.now() - started) / 1000) });
 }
 console.log('\nNode versions:');
