@@ -46,10 +46,26 @@ export function outcomeOf(ws: WebSocket, timeoutMs = 5000): Promise<Outcome> {
 }
 
 /** Waits for one event of `type` on `ws`, bounded. */
-export async function next<E extends Event = Event>(ws: WebSocket, type: string, timeoutMs = 5000): Promise<E> {
+export async function next<E extends Event = Event>(ws: EventTarget, type: string, timeoutMs = 5000): Promise<E> {
   const [event] = (await within(once(ws, type), timeoutMs, `a '${type}' event`)) as [E];
   return event;
 }
 
 /** The outcome of a connection the client failed: error, then close 1006, not clean. */
 export const FAILED = { code: 1006, reason: '', wasClean: false, readyState: 3 } as const;
+
+/** Lets the current task end and the next turn of the event loop run. */
+export function nextTask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runs `fn` and returns the name of the DOMException it threw; fails if it threw none. */
+export function domExceptionName(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DOMException);
+    return (error as DOMException).name;
+  }
+  throw new Error('expected a DOMException, nothing was thrown');
+}

@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { CloseEvent, WebSocket } from '../../lib/ponyfill';
 import { buildServerResponse } from '../../lib/handshake';
 import { type ServerConnection, TestServer } from '../../lib/server';
+import { next } from '../helpers/events';
 
 let server: TestServer;
 const sockets: WebSocket[] = [];
@@ -17,12 +18,6 @@ afterEach(async () => {
   for (const ws of sockets.splice(0)) if (ws.readyState !== WebSocket.CLOSED) ws.close();
   await server.close();
 });
-
-/** The next `type` event on `ws`, failing the test after `ms` instead of hanging. */
-async function next<E extends Event = Event>(ws: EventTarget, type: string, ms = 5000): Promise<E> {
-  const [event] = (await once(ws, type, { signal: AbortSignal.timeout(ms) })) as [E];
-  return event;
-}
 
 function track(ws: WebSocket): WebSocket {
   sockets.push(ws);

@@ -4,9 +4,9 @@
  * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
  * @see https://websockets.spec.whatwg.org/#dom-websocket-close
  */
-import { once } from 'node:events';
 import { CloseEvent, WebSocket } from '../../lib/ponyfill';
 import { TestServer } from '../../lib/server';
+import { next, domExceptionName } from '../helpers/events';
 
 let server: TestServer;
 const sockets: WebSocket[] = [];
@@ -25,23 +25,6 @@ function connect(url: string | URL, protocols?: string | Iterable<string>): WebS
   const ws = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols);
   sockets.push(ws);
   return ws;
-}
-
-/** The next `type` event on `ws`, failing the test after `ms` instead of hanging. */
-async function next<E extends Event = Event>(ws: EventTarget, type: string, ms = 5000): Promise<E> {
-  const [event] = (await once(ws, type, { signal: AbortSignal.timeout(ms) })) as [E];
-  return event;
-}
-
-/** Runs `fn` and returns the DOMException name it threw, or fails if it did not throw one. */
-function domExceptionName(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DOMException);
-    return (error as DOMException).name;
-  }
-  throw new Error('expected a DOMException, nothing was thrown');
 }
 
 describe('constructor', () => {

@@ -4,9 +4,9 @@
  * @see https://websockets.spec.whatwg.org/#dom-websocket-send
  * @see https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount
  */
-import { once } from 'node:events';
 import { WebSocket } from '../../lib/ponyfill';
 import { type ServerConnection, TestServer } from '../../lib/server';
+import { next, domExceptionName, nextTask } from '../helpers/events';
 
 let server: TestServer;
 const sockets: WebSocket[] = [];
@@ -16,12 +16,6 @@ afterEach(async () => {
   await server.close();
 });
 
-/** The next `type` event on `ws`, failing the test after `ms` instead of hanging. */
-async function next<E extends Event = Event>(ws: EventTarget, type: string, ms = 5000): Promise<E> {
-  const [event] = (await once(ws, type, { signal: AbortSignal.timeout(ms) })) as [E];
-  return event;
-}
-
 /** Starts a server in `mode`, connects, and resolves once both sides are open. */
 async function open(mode: 'echo' | 'script'): Promise<{ ws: WebSocket; conn: ServerConnection }> {
   server = await TestServer.start({ mode });
@@ -29,21 +23,6 @@ async function open(mode: 'echo' | 'script'): Promise<{ ws: WebSocket; conn: Ser
   sockets.push(ws);
   const [conn] = await Promise.all([server.nextConnection(), next(ws, 'open')]);
   return { ws, conn };
-}
-
-/** Lets the current task end and the next turn of the event loop run. */
-function nextTask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function domExceptionName(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DOMException);
-    return (error as DOMException).name;
-  }
-  throw new Error('expected a DOMException, nothing was thrown');
 }
 
 describe('round trips through the echo', () => {
