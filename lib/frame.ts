@@ -40,6 +40,9 @@ export class MaskPool {
   }
 }
 
+// Below this many bytes a byte loop beats making a Uint32Array view for the word loop.
+const WORD_LOOP_MIN = 32;
+
 /**
  * XORs `length` bytes of `data` from `start` with `key`, in place, as if the key's cycle began
  * `phase` bytes before `start` (so a payload can be unmasked piece by piece). Works on 32-bit
@@ -60,21 +63,16 @@ export function maskInPlace(
   const k3 = key[keyOffset + 3];
   let i = start;
   const end = start + length;
-  // Bytes before the first 4-byte boundary of the underlying memory, one at a time.
-  const abs = data.byteOffset + i;
-  let lead = (4 - (abs & 3)) & 3;
-  if (lead > end - i) lead = end - i;
   let j = phase;
-  for (const stop = i + lead; i < stop; i++, j++) {
-    const m = j & 3;
-    data[i] ^= m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3;
-  }
-  const words = (end - i) >>> 2;
-  if (words > 0) {
-    // The key as one word, rotated so that its byte (j & 3) lines up with byte i.
-    const shift = (j & 3) << 3;
-    let word = LITTLE_ENDIAN ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24) : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
-    if (shift !== 0) word = LITTLE_ENDIAN ? (word >>> shift) | (word << (32 - shift)) : (word << shift) | (word >>> (32 - shift));
+  if (length >= WORD_LOOP_MIN) {
+    // Bytes before the first 4-byte boundary of the underlying memory, one at a time.
+    const lead = (4 - ((data.byteOffset + i) & 3)) & 3;
+    for (const stop = i + lead; i < stop; i++, j++) {
+      const m = j & 3;
+      data[i] ^= m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3;
+    }
+    const words = (end - i) >>> 2;
+    const word = rotatedKey(k0, k1, k2, k3, j);
     const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
     for (let w = 0; w < words; w++) view[w] ^= word;
     i += words << 2;
@@ -83,6 +81,64 @@ export function maskInPlace(
   for (; i < end; i++, j++) {
     const m = j & 3;
     data[i] ^= m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3;
+  }
+}
+
+/** The key as one native-endian word, rotated so that its byte `phase & 3` comes first in memory. */
+function rotatedKey(k0: number, k1: number, k2: number, k3: number, phase: number): number {
+  const shift = (phase & 3) << 3;
+  const word = LITTLE_ENDIAN ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24) : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
+  if (shift === 0) return word;
+  return LITTLE_ENDIAN ? (word >>> shift) | (word << (32 - shift)) : (word << shift) | (word >>> (32 - shift));
+}
+
+/**
+ * Writes `source` XORed with the key into `target` at `targetStart`, in one pass: masking while
+ * copying reads and writes each byte once, where a copy followed by {@link maskInPlace} does it
+ * twice. The key cycle starts at the first byte, as a frame's payload does. `source` is not changed.
+ * @see RFC 6455 §5.3
+ */
+export function maskCopy(source: Uint8Array, target: Uint8Array, targetStart: number, key: Uint8Array, keyOffset: number): void {
+  const length = source.length;
+  const k0 = key[keyOffset];
+  const k1 = key[keyOffset + 1];
+  const k2 = key[keyOffset + 2];
+  const k3 = key[keyOffset + 3];
+  let i = 0;
+  if (length >= WORD_LOOP_MIN) {
+    const sourceAt = source.byteOffset;
+    const targetAt = target.byteOffset + targetStart;
+    if (((sourceAt ^ targetAt) & 3) !== 0) {
+      // Word views need both sides on 4-byte boundaries; a fast memcpy then words in place wins
+      // over a byte loop here.
+      target.set(source, targetStart);
+      maskInPlace(target, key, keyOffset, targetStart, length, 0);
+      return;
+    }
+    const lead = (4 - (sourceAt & 3)) & 3;
+    for (; i < lead; i++) {
+      const m = i & 3;
+      target[targetStart + i] = source[i] ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
+    }
+    const words = (length - i) >>> 2;
+    const word = rotatedKey(k0, k1, k2, k3, i);
+    const from = new Uint32Array(source.buffer, sourceAt + i, words);
+    const to = new Uint32Array(target.buffer, targetAt + i, words);
+    for (let w = 0; w < words; w++) to[w] = from[w] ^ word;
+    i += words << 2;
+  } else {
+    // Short payloads: four bytes per step, no views.
+    for (const stop = length & ~3; i < stop; i += 4) {
+      const t = targetStart + i;
+      target[t] = source[i] ^ k0;
+      target[t + 1] = source[i + 1] ^ k1;
+      target[t + 2] = source[i + 2] ^ k2;
+      target[t + 3] = source[i + 3] ^ k3;
+    }
+  }
+  for (; i < length; i++) {
+    const m = i & 3;
+    target[targetStart + i] = source[i] ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
   }
 }
 
@@ -96,6 +152,91 @@ export interface FrameOptions {
   mask?: MaskPool;
 }
 
+// Masked payloads up to this size share one piece of memory with their head, carved from a
+// module-level slab: two views of a slab cost less than two allocations (as Buffer's own pool
+// does for allocUnsafe, a slab lives until its last frame is collected).
+const SHARED_BUFFER_MAX = 1024;
+const SLAB_SIZE = 8192;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabOffset = 0;
+
+/** Reserves `size` bytes of the slab and returns their offset, 8-byte aligned for word masking. */
+function takeFromSlab(size: number): number {
+  if (slabOffset + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const at = slabOffset;
+  slabOffset = (at + size + 7) & ~7;
+  return at;
+}
+
+/** The size of a frame head for a payload of `length` bytes, with room for a mask key if `masked`. */
+export function frameHeadSize(length: number, masked: boolean): number {
+  return (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/**
+ * Writes a frame head into `target` at `offset`, drawing a mask key from `mask` if given, and
+ * returns where the payload starts (the key is the 4 bytes before it).
+ * @see RFC 6455 §5.2
+ */
+export function writeFrameHead(
+  target: Uint8Array,
+  offset: number,
+  opcode: Opcode,
+  length: number,
+  mask: MaskPool | undefined,
+  fin = true,
+  rsv1 = false,
+): number {
+  target[offset] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
+  const maskBit = mask === undefined ? 0 : 0x80;
+  let o = offset + 2;
+  if (length < 126) {
+    target[offset + 1] = maskBit | length;
+  } else if (length < 0x10000) {
+    target[offset + 1] = maskBit | 126;
+    target[o++] = length >>> 8;
+    target[o++] = length & 0xff;
+  } else {
+    target[offset + 1] = maskBit | 127;
+    const high = Math.floor(length / 0x100000000);
+    const low = length >>> 0;
+    target[o++] = high >>> 24;
+    target[o++] = (high >>> 16) & 0xff;
+    target[o++] = (high >>> 8) & 0xff;
+    target[o++] = high & 0xff;
+    target[o++] = low >>> 24;
+    target[o++] = (low >>> 16) & 0xff;
+    target[o++] = (low >>> 8) & 0xff;
+    target[o++] = low & 0xff;
+  }
+  if (mask === undefined) return o;
+  mask.next(target, o);
+  return o + 4;
+}
+
+/**
+ * Writes one whole masked frame (head, key, masked copy of `payload`) into `target` at `offset`
+ * and returns the offset after it. `target` needs {@link frameHeadSize} + `payload.length` bytes
+ * free; `payload` is not changed. Used to build many small frames into one buffer.
+ * @see RFC 6455 §5.2, §5.3
+ */
+export function writeMaskedFrame(
+  target: Uint8Array,
+  offset: number,
+  opcode: Opcode,
+  payload: Uint8Array,
+  mask: MaskPool,
+  fin = true,
+  rsv1 = false,
+): number {
+  const start = writeFrameHead(target, offset, opcode, payload.length, mask, fin, rsv1);
+  maskCopy(payload, target, start, target, start - 4);
+  return start + payload.length;
+}
+
 /**
  * Encodes one frame as `[head, payload]`, so the two can be written with writev and nothing is
  * concatenated. When masking, the payload returned is a masked copy: the caller's bytes are
@@ -104,29 +245,30 @@ export interface FrameOptions {
  */
 export function encodeFrame(opcode: Opcode, payload: Uint8Array, options: FrameOptions = {}): [Buffer, Uint8Array] {
   const length = payload.length;
-  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
   const mask = options.mask;
-  const head = Buffer.allocUnsafe(2 + lengthBytes + (mask ? 4 : 0));
-  head[0] = (options.fin === false ? 0 : 0x80) | (options.rsv1 ? 0x40 : 0) | opcode;
-  const maskBit = mask ? 0x80 : 0;
-  if (lengthBytes === 0) {
-    head[1] = maskBit | length;
-  } else if (lengthBytes === 2) {
-    head[1] = maskBit | 126;
-    head.writeUInt16BE(length, 2);
-  } else {
-    head[1] = maskBit | 127;
-    head.writeUInt32BE(Math.floor(length / 0x100000000), 2);
-    head.writeUInt32BE(length >>> 0, 6);
+  const fin = options.fin !== false;
+  const rsv1 = options.rsv1 === true;
+  const headSize = frameHeadSize(length, mask !== undefined);
+  if (mask === undefined) {
+    const head = Buffer.allocUnsafe(headSize);
+    writeFrameHead(head, 0, opcode, length, undefined, fin, rsv1);
+    return [head, payload];
   }
-  if (!mask) return [head, payload];
-  const keyOffset = 2 + lengthBytes;
-  mask.next(head, keyOffset);
-  if (length === 0) return [head, EMPTY];
-  // allocUnsafe memory is 8-byte aligned, so masking the copy runs on whole words.
+  if (length <= SHARED_BUFFER_MAX) {
+    const at = takeFromSlab(headSize + length);
+    const memory = slab;
+    const head = Buffer.from(memory, at, headSize);
+    writeFrameHead(head, 0, opcode, length, mask, fin, rsv1);
+    if (length === 0) return [head, EMPTY];
+    const out = new Uint8Array(memory, at + headSize, length);
+    maskCopy(payload, out, 0, head, headSize - 4);
+    return [head, out];
+  }
+  const head = Buffer.allocUnsafe(headSize);
+  writeFrameHead(head, 0, opcode, length, mask, fin, rsv1);
+  // allocUnsafe memory is 8-byte aligned, so an aligned payload is masked on whole words.
   const out = Buffer.allocUnsafe(length);
-  out.set(payload);
-  maskInPlace(out, head, keyOffset);
+  maskCopy(payload, out, 0, head, headSize - 4);
   return [head, out];
 }
 

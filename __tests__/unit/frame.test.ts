@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Opcode } from '../../lib/constants';
-import { encodeCloseBody, encodeFrame, MaskPool, maskInPlace } from '../../lib/frame';
+import { encodeCloseBody, encodeFrame, frameHeadSize, maskCopy, MaskPool, maskInPlace, writeFrameHead, writeMaskedFrame } from '../../lib/frame';
 
 /** A pool whose every key is `key`, as RFC 6455 §5.7's masked examples use 37 FA 21 3D. */
 function fixedPool(key: number[]): MaskPool {
@@ -187,6 +187,108 @@ describe('maskInPlace', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('maskCopy', () => {
+  test('equals a copy masked by the definition, for every source and target alignment and length', () => {
+    const key = Uint8Array.of(0xaa, 0x01, 0x5c, 0xf0, 0x37, 0xfa, 0x21, 0x3d);
+    const sourceBacking = new ArrayBuffer(256);
+    const targetBacking = new ArrayBuffer(256);
+    for (let sourceAlign = 0; sourceAlign < 8; sourceAlign++) {
+      for (let targetAlign = 0; targetAlign < 8; targetAlign++) {
+        for (let length = 0; length <= 100; length++) {
+          const keyOffset = (sourceAlign + targetAlign + length) % 5;
+          const source = new Uint8Array(sourceBacking, sourceAlign, length);
+          for (let i = 0; i < length; i++) source[i] = (i * 31 + sourceAlign) & 0xff;
+          const original = Uint8Array.from(source);
+          const target = new Uint8Array(targetBacking);
+          target.fill(0xee);
+          const expected = Uint8Array.from(target);
+          expected.set(source, targetAlign + 3);
+          referenceMask(expected, key, keyOffset, targetAlign + 3, length, 0);
+          maskCopy(source, target, targetAlign + 3, key, keyOffset);
+          if (Buffer.compare(target, expected) !== 0 || Buffer.compare(source, original) !== 0) {
+            throw new Error(`mismatch: source align ${sourceAlign} target align ${targetAlign} length ${length}`);
+          }
+        }
+      }
+    }
+  });
+
+  test('a long payload at any alignment (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat(7), fc.nat(7), (bytes, key, a, b) => {
+        const source = new Uint8Array(new ArrayBuffer(bytes.length + 8), a, bytes.length);
+        source.set(bytes);
+        const target = new Uint8Array(new ArrayBuffer(bytes.length + 8), b, bytes.length);
+        maskCopy(source, target, 0, key, 0);
+        const expected = Uint8Array.from(bytes);
+        referenceMask(expected, key, 0, 0, bytes.length, 0);
+        expect(Buffer.from(target).equals(Buffer.from(expected))).toBe(true);
+        expect(Buffer.from(source).equals(Buffer.from(bytes))).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('writeFrameHead and writeMaskedFrame', () => {
+  test.each([0, 1, 125, 126, 127, 65535, 65536, 70000])('%i bytes: the same bytes as encodeFrame, at any offset', (length) => {
+    const payload = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) payload[i] = (i * 7) & 0xff;
+    const original = Buffer.from(payload);
+    const key = [0x37, 0xfa, 0x21, 0x3d];
+    for (const options of [{}, { fin: false }, { rsv1: true }]) {
+      const expected = join(encodeFrame(Opcode.TEXT, payload, { ...options, mask: fixedPool(key) }));
+      for (const offset of [0, 1, 5]) {
+        const target = Buffer.alloc(offset + frameHeadSize(length, true) + length + 3, 0xee);
+        const fin = (options as { fin?: boolean }).fin !== false;
+        const rsv1 = (options as { rsv1?: boolean }).rsv1 === true;
+        const end = writeMaskedFrame(target, offset, Opcode.TEXT, payload, fixedPool(key), fin, rsv1);
+        expect(end).toBe(offset + expected.length);
+        expect(target.subarray(offset, end).equals(expected)).toBe(true);
+        // Nothing outside the frame is touched, and the payload is left as it was.
+        expect(target.subarray(0, offset).every((b) => b === 0xee)).toBe(true);
+        expect(target.subarray(end).every((b) => b === 0xee)).toBe(true);
+        expect(payload.equals(original)).toBe(true);
+      }
+    }
+  });
+
+  test('an unmasked head ends where the payload starts; frameHeadSize counts the key', () => {
+    const target = Buffer.alloc(16);
+    expect(writeFrameHead(target, 1, Opcode.BINARY, 300, undefined)).toBe(1 + frameHeadSize(300, false));
+    expect(target.subarray(1, 5).toString('hex')).toBe('827e012c');
+    expect([frameHeadSize(125, false), frameHeadSize(126, false), frameHeadSize(65536, false)]).toEqual([2, 4, 10]);
+    expect([frameHeadSize(125, true), frameHeadSize(126, true), frameHeadSize(65536, true)]).toEqual([6, 8, 14]);
+  });
+});
+
+describe('encodeFrame memory', () => {
+  test('small masked frames stay intact while many more are encoded (views are not clobbered)', () => {
+    const pool = new MaskPool();
+    const kept: { head: Buffer; body: Uint8Array; payload: Buffer }[] = [];
+    // Enough frames of varied sizes to run through several of the shared slabs.
+    for (let i = 0; i < 3000; i++) {
+      const payload = Buffer.alloc(i % 1100, i & 0xff);
+      const [head, body] = encodeFrame(Opcode.BINARY, payload, { mask: pool });
+      kept.push({ head, body, payload });
+    }
+    for (const { head, body, payload } of kept) {
+      expect(head).toHaveLength(frameHeadSize(payload.length, true));
+      const unmasked = Buffer.from(body);
+      referenceMask(unmasked, head, head.length - 4, 0, unmasked.length, 0);
+      expect(unmasked.equals(payload)).toBe(true);
+    }
+  });
+
+  test('head and payload views keep their bytes after later frames are encoded', () => {
+    const pool = new MaskPool();
+    const [head, body] = encodeFrame(Opcode.TEXT, Buffer.from('first'), { mask: pool });
+    const snapshot = Buffer.concat([head, body]);
+    for (let i = 0; i < 2000; i++) encodeFrame(Opcode.TEXT, Buffer.from('later frame'), { mask: pool });
+    expect(Buffer.concat([head, body]).equals(snapshot)).toBe(true);
   });
 });
 
