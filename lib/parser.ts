@@ -64,7 +64,8 @@ export class FrameParser {
   #messageIsText = false;
   #messageLength = 0;
   #fragments: Buffer[] = [];
-  readonly #utf8 = new Utf8StreamValidator();
+  // Made on the first text message that arrives in pieces; most never do.
+  #utf8: Utf8StreamValidator | null = null;
 
   constructor(sink: ParserSink, options: ParserOptions) {
     this.#sink = sink;
@@ -218,24 +219,38 @@ export class FrameParser {
       this.#state = State.HEAD;
       return this.#control(payload);
     }
+    // A whole unfragmented message in the first chunk (the common case): one view, checked in
+    // one go, with no piece list.
+    if (this.#fin && this.#payloadRead === 0 && this.#fragments.length === 0) {
+      const length = this.#payloadLength;
+      if (length === 0 || (this.#buffered >= length && this.#chunks[0].length - this.#offset >= length)) {
+        const data = length === 0 ? EMPTY : this.#take(length);
+        if (this.#server && length !== 0) maskInPlace(data, this.#maskKey);
+        if (this.#messageIsText && !isUtf8(data)) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
+        this.#state = State.HEAD;
+        this.#inMessage = false;
+        this.#sink.onMessage(this.#messageIsText, data);
+        return true;
+      }
+    }
     // Data frames: take whatever has arrived, so UTF-8 is checked as the bytes come in.
     while (this.#payloadRead < this.#payloadLength) {
       if (this.#buffered === 0) return false;
       const piece = this.#take(this.#payloadLength - this.#payloadRead);
       if (this.#server) maskInPlace(piece, this.#maskKey, 0, 0, piece.length, this.#payloadRead);
       this.#payloadRead += piece.length;
-      if (this.#messageIsText && !this.#utf8.push(piece)) {
+      if (this.#messageIsText && !(this.#utf8 ??= new Utf8StreamValidator()).push(piece)) {
         return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
       }
       this.#fragments.push(piece);
     }
     this.#state = State.HEAD;
     if (!this.#fin) return true;
-    if (this.#messageIsText && !this.#utf8.end()) {
+    if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence');
     }
     const data = joinFragments(this.#fragments, this.#messageLength);
-    this.#fragments = [];
+    this.#fragments.length = 0;
     this.#inMessage = false;
     this.#sink.onMessage(this.#messageIsText, data);
     return true;

@@ -5,7 +5,7 @@
 import { Blob } from 'node:buffer';
 import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
-import { CloseEvent, EventHandlerSlot } from './events';
+import { CloseEvent } from './events';
 import { isToken, isValidApiCloseCode } from './validation';
 import {
   defineInterface,
@@ -22,6 +22,15 @@ import {
 export type BinaryType = 'blob' | 'arraybuffer';
 
 type HandlerName = 'open' | 'message' | 'error' | 'close';
+
+// The event handler attributes add and remove their listener with the original methods, as
+// HTML's "add an event listener" is not a call of a property the page may have replaced.
+const addListener = EventTarget.prototype.addEventListener;
+// Received messages waiting for their task, as (WebSocket, isText, data) triples from index
+// messageHead on; shared by the WebSockets of this realm.
+const messageQueue: unknown[] = [];
+let messageHead = 0;
+const removeListener = EventTarget.prototype.removeEventListener;
 
 /**
  * A WebSocket client with the behaviour the WHATWG WebSockets Standard defines.
@@ -46,7 +55,12 @@ export class WebSocket extends EventTarget {
   #binaryType: BinaryType = 'blob';
   #origin: string | null = null;
   #connection: Connection;
-  #handlers: Record<HandlerName, EventHandlerSlot> | null = null;
+  // Event handler attributes. A handler's listener is in the listener list exactly while its
+  // value is non-null, so the value alone says whether the listener was added.
+  #onopen: EventHandlerValue = null;
+  #onmessage: EventHandlerValue = null;
+  #onerror: EventHandlerValue = null;
+  #onclose: EventHandlerValue = null;
 
   /**
    * The constructor steps.
@@ -104,7 +118,7 @@ export class WebSocket extends EventTarget {
     // 10. Set this's url to urlRecord.
     this.#url = record;
     // 12. Establish a WebSocket connection in parallel; its outcome comes back as tasks.
-    this.#connection = new Connection(record, protocolList, this.#createHandler(), this);
+    this.#connection = new Connection(record, protocolList, new WebSocket.#Feedback(this), this);
   }
 
   /** The URL the connection was made to, serialized. */
@@ -155,28 +169,44 @@ export class WebSocket extends EventTarget {
   }
 
   get onopen(): EventHandlerValue {
-    return this.#getHandler('open');
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onopen');
+    return this.#onopen;
   }
   set onopen(value: EventHandlerValue) {
-    this.#setHandler('open', value);
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onopen');
+    const handler = toEventHandler(value);
+    this.#updateListener('open', this.#onopen, handler);
+    this.#onopen = handler;
   }
   get onerror(): EventHandlerValue {
-    return this.#getHandler('error');
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onerror');
+    return this.#onerror;
   }
   set onerror(value: EventHandlerValue) {
-    this.#setHandler('error', value);
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onerror');
+    const handler = toEventHandler(value);
+    this.#updateListener('error', this.#onerror, handler);
+    this.#onerror = handler;
   }
   get onclose(): EventHandlerValue {
-    return this.#getHandler('close');
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onclose');
+    return this.#onclose;
   }
   set onclose(value: EventHandlerValue) {
-    this.#setHandler('close', value);
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onclose');
+    const handler = toEventHandler(value);
+    this.#updateListener('close', this.#onclose, handler);
+    this.#onclose = handler;
   }
   get onmessage(): EventHandlerValue {
-    return this.#getHandler('message');
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onmessage');
+    return this.#onmessage;
   }
   set onmessage(value: EventHandlerValue) {
-    this.#setHandler('message', value);
+    if (!(#url in this)) throw illegalInvocation('WebSocket', 'onmessage');
+    const handler = toEventHandler(value);
+    this.#updateListener('message', this.#onmessage, handler);
+    this.#onmessage = handler;
   }
 
   /**
@@ -253,45 +283,76 @@ export class WebSocket extends EventTarget {
     }
   }
 
-  #getHandler(name: HandlerName): EventHandlerValue {
-    if (!(#url in this)) throw illegalInvocation('WebSocket', `on${name}`);
-    return this.#handlers === null ? null : this.#handlers[name].value;
+  /**
+   * HTML's event handler attributes: the listener is added when the handler is first set to
+   * non-null, keeps its place in the list while the handler is replaced, and is removed when the
+   * handler is set to null.
+   * @see https://html.spec.whatwg.org/multipage/webappapis.html#event-handler-attributes
+   */
+  #updateListener(name: HandlerName, previous: EventHandlerValue, next: EventHandlerValue): void {
+    if (next === null) {
+      if (previous !== null) removeListener.call(this, name, WebSocket.#handlerListeners[name]);
+    } else if (previous === null) {
+      addListener.call(this, name, WebSocket.#handlerListeners[name]);
+    }
   }
 
-  #setHandler(name: HandlerName, value: unknown): void {
-    if (!(#url in this)) throw illegalInvocation('WebSocket', `on${name}`);
-    this.#handlers ??= {
-      open: new EventHandlerSlot(),
-      message: new EventHandlerSlot(),
-      error: new EventHandlerSlot(),
-      close: new EventHandlerSlot(),
-    };
-    this.#handlers[name].set(this, name, value);
+  // One listener function per event type, shared by every WebSocket (the target is `this`), so
+  // that setting a handler makes no closure. "The event handler processing algorithm": call the
+  // current handler; a return value of false cancels the event.
+  static readonly #handlerListeners: Record<HandlerName, (this: WebSocket, event: Event) => void> = {
+    open(event) {
+      WebSocket.#callHandler(this, this.#onopen, event);
+    },
+    message(event) {
+      WebSocket.#callHandler(this, this.#onmessage, event);
+    },
+    error(event) {
+      WebSocket.#callHandler(this, this.#onerror, event);
+    },
+    close(event) {
+      WebSocket.#callHandler(this, this.#onclose, event);
+    },
+  };
+
+  static #callHandler(ws: WebSocket, callback: EventHandlerValue, event: Event): void {
+    if (typeof callback !== 'function') return;
+    const result = (callback as (this: WebSocket, event: Event) => unknown).call(ws, event);
+    if (result === false) event.preventDefault();
   }
 
-  /** The connection reports here; every report that the page can see becomes a task. */
-  #createHandler(): ConnectionHandler {
-    return {
-      onEstablished: (protocol, extensions) => {
-        setImmediate(WebSocket.#establishedTask, this, protocol, extensions);
-      },
-      onMessage: (isText, data) => {
-        setImmediate(WebSocket.#messageTask, this, isText, data);
-      },
-      onClosingHandshakeStarted: () => {
-        setImmediate(WebSocket.#closingTask, this);
-      },
-      onFlushed: (bytes) => {
-        // Lowered in a task, so the value stays put while script runs (the spec's "as of the
-        // last time the event loop reached step 1").
-        if (this.#flushedSinceTask === 0) setImmediate(WebSocket.#flushedTask, this);
-        this.#flushedSinceTask += bytes;
-      },
-      onClosed: (failed, wasClean, code, reason) => {
-        setImmediate(WebSocket.#closedTask, this, failed, wasClean, code, reason);
-      },
-    };
-  }
+  /**
+   * The connection reports here; every report that the page can see becomes a task. One small
+   * object per WebSocket, with its methods on the prototype rather than closures.
+   */
+  static readonly #Feedback = class Feedback implements ConnectionHandler {
+    readonly #ws: WebSocket;
+    constructor(ws: WebSocket) {
+      this.#ws = ws;
+    }
+    onEstablished(protocol: string, extensions: string): void {
+      setImmediate(WebSocket.#establishedTask, this.#ws, protocol, extensions);
+    }
+    onMessage(isText: boolean, data: Buffer): void {
+      // One Immediate per message, as the spec queues one task per message; it takes its message
+      // from a FIFO shared by all WebSockets, so no argument list is allocated per message.
+      messageQueue.push(this.#ws, isText, data);
+      setImmediate(WebSocket.#nextMessageTask);
+    }
+    onClosingHandshakeStarted(): void {
+      setImmediate(WebSocket.#closingTask, this.#ws);
+    }
+    onFlushed(bytes: number): void {
+      // Lowered in a task, so the value stays put while script runs (the spec's "as of the
+      // last time the event loop reached step 1").
+      const ws = this.#ws;
+      if (ws.#flushedSinceTask === 0) setImmediate(WebSocket.#flushedTask, ws);
+      ws.#flushedSinceTask += bytes;
+    }
+    onClosed(failed: boolean, wasClean: boolean, code: number, reason: string): void {
+      setImmediate(WebSocket.#closedTask, this.#ws, failed, wasClean, code, reason);
+    }
+  };
 
   /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (connection establishment) */
   static #establishedTask(ws: WebSocket, protocol: string, extensions: string): void {
@@ -303,6 +364,28 @@ export class WebSocket extends EventTarget {
     ws.#protocol = protocol;
     // 4. Fire an event named open.
     ws.dispatchEvent(new Event('open'));
+  }
+
+  /**
+   * Runs the oldest queued message task. Immediates run in the order they were queued and each
+   * takes exactly one entry, so entry and Immediate always match.
+   */
+  static #nextMessageTask(): void {
+    const q = messageQueue;
+    const h = messageHead;
+    const ws = q[h] as WebSocket;
+    const isText = q[h + 1] as boolean;
+    const data = q[h + 2] as Buffer;
+    q[h] = q[h + 1] = q[h + 2] = undefined;
+    messageHead = h + 3;
+    if (messageHead === q.length) {
+      q.length = 0;
+      messageHead = 0;
+    } else if (messageHead >= 3 * 1024 && 2 * messageHead >= q.length) {
+      q.splice(0, messageHead);
+      messageHead = 0;
+    }
+    WebSocket.#messageTask(ws, isText, data);
   }
 
   /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (a message has been received) */
@@ -342,6 +425,11 @@ export class WebSocket extends EventTarget {
 
 type EventHandlerValue = ((this: WebSocket, event: Event) => unknown) | object | null;
 
+/** [LegacyTreatNonObjectAsNull]: non-objects are null; objects are kept even if not callable. */
+function toEventHandler(value: unknown): EventHandlerValue {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') ? value : null;
+}
+
 defineInterface(WebSocket, {
   constants: ReadyState,
   operationLengths: { close: 0, send: 1 },
@@ -357,5 +445,8 @@ function apiBaseURL(): string | undefined {
 function toArrayBuffer(data: Buffer): ArrayBuffer {
   const buffer = data.buffer as ArrayBuffer;
   if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
-  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  // A fresh ArrayBuffer filled through a view is cheaper than ArrayBuffer#slice (measured).
+  const copy = new ArrayBuffer(data.byteLength);
+  new Uint8Array(copy).set(data);
+  return copy;
 }
