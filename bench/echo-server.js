@@ -32,7 +32,8 @@ async function start() {
   }
   if (mode === 'ours') {
     const { TestServer } = require('../dist/server.js');
-    const server = await TestServer.start({ mode: 'echo' });
+    // fastEcho: nothing recorded, and the echoes of one read leave in one write.
+    const server = await TestServer.start({ mode: 'echo', fastEcho: true });
     return server.port;
   }
   throw new Error(`unknown server '${mode}'; use ws or ours`);

@@ -4,7 +4,7 @@
  *
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
- *                     [--server ws|ours] [--quick] [--cpu-prof] [--node <path>]
+ *                     [--server ours|ws] [--quick] [--cpu-prof] [--node <path>]
  *
  * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
  * child (bench/echo-server.js) and runs every measurement in a fresh client child
@@ -35,30 +35,12 @@ function parseArgs(argv) {
 
 const args = parseArgs(process.argv.slice(2));
 
-/**
- * Under `npm run`, node_modules/.bin comes first in PATH, and this project's node-18 devDependency
- * puts a `node` there: `npm run bench` would then benchmark Node 18 (where undici 7 does not even
- * load). So, unless told otherwise, run on the machine's own node: the first `node` in PATH
- * outside node_modules. `--node <path>` picks one explicitly (e.g. node_modules/node-22/bin/node).
- */
-function chooseNode() {
-  if (args.node) return path.resolve(String(args.node));
-  if (!process.execPath.split(path.sep).includes('node_modules')) return process.execPath;
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    if (!dir || dir.split(path.sep).includes('node_modules')) continue;
-    const candidate = path.join(dir, 'node');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return process.execPath;
-}
-const wantedNode = chooseNode();
-if (fs.realpathSync(wantedNode) !== fs.realpathSync(process.execPath)) {
-  process.stderr.write(`[bench] ${process.execPath} is ${process.version}; re-running on ${wantedNode}\n`);
+// `--node <path>` re-runs the benchmark on another Node binary (e.g. node_modules/node-22/bin/node;
+// the re-run finds itself on it and goes on). Without it, this node: `prepare` removes the node link that the Node-matrix devDependencies
+// would otherwise put first in PATH under `npm run`.
+if (args.node && fs.realpathSync(path.resolve(String(args.node))) !== fs.realpathSync(process.execPath)) {
+  const wantedNode = path.resolve(String(args.node));
+  process.stderr.write(`[bench] re-running on ${wantedNode}\n`);
   const { spawnSync } = require('node:child_process');
   const r = spawnSync(wantedNode, [__filename, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status === null ? 1 : r.status);
@@ -68,7 +50,9 @@ const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
 const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
 const impls = String(args.impls || 'ours,ws,undici').split(',');
-const serverMode = String(args.server || 'ws');
+// Our server by default: its echoes of one read leave in one write, so it stays far from
+// saturation at rates where ws's server uses most of a core (see the server CPU column).
+const serverMode = String(args.server || 'ours');
 const cpuProf = Boolean(args['cpu-prof']);
 const resultsDir = path.join(__dirname, 'results');
 
@@ -369,7 +353,7 @@ function apiTables(api) {
 async function runApi() {
   const server = await startServer();
   log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
-  const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo)', workloads: [] };
+  const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)', workloads: [] };
   try {
     for (const w of workloads.filter((x) => selected.includes(x.name))) {
       const n = w.reps || reps;

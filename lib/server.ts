@@ -50,7 +50,16 @@ export interface TestServerOptions {
   host?: string;
   /** Keep our side of TCP open when the client half-closes (a server that never closes TCP). */
   allowHalfOpen?: boolean;
+  /**
+   * For benchmarks, with `mode: 'echo'`: received messages are not recorded, and the echoes of
+   * all messages parsed from one read go out in one write.
+   */
+  fastEcho?: boolean;
 }
+
+// Fast echoes: runs of frames below this size are copied into one buffer; larger payloads are
+// written as they are (a copy would cost more than another chunk in the write).
+const COALESCE_LIMIT = 16 * 1024;
 
 /**
  * A queue that hands values to whoever waits for them, each wait bounded so that a test fails
@@ -101,6 +110,8 @@ export class ServerConnection implements ParserSink {
   readonly #echo: boolean;
   readonly #answerClose: boolean;
   #closeSent = false;
+  // With fastEcho: the echoes of the current read, as [opcode, payload] pairs; else null.
+  readonly #echoes: (number | Buffer)[] | null;
 
   /** @internal */
   constructor(socket: net.Socket, request: ClientHandshake, options: TestServerOptions) {
@@ -108,6 +119,7 @@ export class ServerConnection implements ParserSink {
     this.request = request;
     this.#echo = options.mode !== 'script';
     this.#answerClose = options.answerClose !== false;
+    this.#echoes = this.#echo && options.fastEcho === true ? [] : null;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('end', () => this.events.push({ type: 'end' }));
   }
@@ -115,6 +127,49 @@ export class ServerConnection implements ParserSink {
   /** @internal Feeds bytes from the socket. */
   push(chunk: Buffer): void {
     this.#parser.push(chunk);
+    if (this.#echoes !== null) this.#writeEchoes();
+  }
+
+  /** Writes the queued fast echoes: runs of small frames joined into one buffer each. */
+  #writeEchoes(): void {
+    const echoes = this.#echoes as (number | Buffer)[];
+    const n = echoes.length;
+    if (n === 0) return;
+    const socket = this.socket;
+    if (!socket.destroyed) {
+      socket.cork();
+      let i = 0;
+      while (i < n) {
+        let size = 0;
+        let j = i;
+        for (; j < n; j += 2) {
+          const length = (echoes[j + 1] as Buffer).length;
+          if (length >= COALESCE_LIMIT) break;
+          size += headLength(length) + length;
+        }
+        if (j > i) {
+          const out = Buffer.allocUnsafe(size);
+          let offset = 0;
+          for (let k = i; k < j; k += 2) {
+            const payload = echoes[k + 1] as Buffer;
+            offset = writeHead(out, offset, echoes[k] as number, payload.length);
+            out.set(payload, offset);
+            offset += payload.length;
+          }
+          socket.write(out);
+          i = j;
+        } else {
+          const payload = echoes[i + 1] as Buffer;
+          const head = Buffer.allocUnsafe(headLength(payload.length));
+          writeHead(head, 0, echoes[i] as number, payload.length);
+          socket.write(head);
+          socket.write(payload);
+          i += 2;
+        }
+      }
+      socket.uncork();
+    }
+    echoes.length = 0;
   }
 
   /** The next event of one of `types`, skipping others; bounded by `timeoutMs`. */
@@ -185,12 +240,17 @@ export class ServerConnection implements ParserSink {
 
   /** @internal */
   onMessage(isText: boolean, data: Buffer): void {
+    if (this.#echoes !== null) {
+      if (!this.#closeSent) this.#echoes.push(isText ? Opcode.TEXT : Opcode.BINARY, data);
+      return;
+    }
     this.events.push({ type: 'message', isText, data });
     if (this.#echo && !this.#closeSent) this.sendFrame(isText ? Opcode.TEXT : Opcode.BINARY, data);
   }
 
   /** @internal */
   onPing(data: Buffer): void {
+    if (this.#echoes !== null) this.#writeEchoes(); // keep the Pong behind earlier echoes
     this.events.push({ type: 'ping', data: Buffer.from(data) });
     if (!this.#closeSent) this.sendFrame(Opcode.PONG, data);
   }
@@ -202,6 +262,7 @@ export class ServerConnection implements ParserSink {
 
   /** @internal RFC 6455 §7.1.1: the server answers a Close frame and then closes TCP first. */
   onClose(code: number, reason: string): void {
+    if (this.#echoes !== null) this.#writeEchoes();
     this.events.push({ type: 'close', code, reason });
     if (!this.#answerClose) return;
     if (!this.#closeSent) this.close(code === CloseCode.NO_STATUS_RECEIVED ? undefined : code, reason);
@@ -210,6 +271,7 @@ export class ServerConnection implements ParserSink {
 
   /** @internal */
   onProtocolError(closeCode: number, message: string): void {
+    if (this.#echoes !== null) this.#writeEchoes();
     this.events.push({ type: 'protocol-error', closeCode, message });
     if (!this.#closeSent) this.close(closeCode);
     this.socket.end();
@@ -307,4 +369,27 @@ export class TestServer {
       if (result.rest.length > 0) connection.push(result.rest);
     });
   }
+}
+
+/** Bytes of an unmasked frame head for a payload of `length` bytes. @see RFC 6455 §5.2 */
+function headLength(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+/** Writes an unmasked, final frame head at `offset`; returns the offset after it. */
+function writeHead(out: Buffer, offset: number, opcode: number, length: number): number {
+  out[offset] = 0x80 | opcode;
+  if (length < 126) {
+    out[offset + 1] = length;
+    return offset + 2;
+  }
+  if (length < 0x10000) {
+    out[offset + 1] = 126;
+    out.writeUInt16BE(length, offset + 2);
+    return offset + 4;
+  }
+  out[offset + 1] = 127;
+  out.writeUInt32BE(Math.floor(length / 0x100000000), offset + 2);
+  out.writeUInt32BE(length >>> 0, offset + 6);
+  return offset + 10;
 }
