@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { CloseCode, EMPTY, Opcode } from './constants';
 import { channels } from './diagnostics';
-import { encodeCloseBody, encodeFrame, MaskPool } from './frame';
+import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeFrameHead, writeMaskedFrame } from './frame';
 import { buildClientRequest, generateKey, HttpHeadReader, validateServerResponse } from './handshake';
 import { FrameParser, type ParserSink } from './parser';
 import { settings } from './settings';
@@ -40,10 +40,25 @@ interface Pending {
 // Masking keys are drawn for every frame, so one pool serves all connections of this realm.
 const maskPool = new MaskPool();
 
-// Frames written in one tick are joined into one buffer below this size, and written as they are
-// above it: one large write costs less than many small ones, and a copy of a large payload costs
-// more than a writev entry.
-const COALESCE_LIMIT = 16 * 1024;
+// Frames are built straight into shared slabs: each connection appends its frames of one tick
+// to a run of slab bytes, and the run goes to the socket as one chunk. Masking needs a copy of
+// the payload anyway, so writing it into the slab costs nothing extra, and one write of a run
+// replaces the per-frame head, payload copy and later join of the frames. Slab bytes are never
+// written twice: a run handed to the socket stays as it was until the socket is done with it.
+const SLAB_SIZE = 64 * 1024;
+// Payloads up to this size go into the slab; larger ones get a masked copy of their own, written
+// as its own chunk after their head (which still goes into the slab).
+const INLINE_MAX = 16 * 1024;
+let slab = Buffer.allocUnsafeSlow(0);
+let slabOffset = 0;
+
+// The socket's listeners are shared functions that find their connection here, so that a
+// connection does not bind four closures of its own.
+const kConnection = Symbol('connection');
+const NO_PROTOCOLS: readonly string[] = [];
+interface OwnedSocket extends net.Socket {
+  [kConnection]: Connection;
+}
 
 /**
  * One client connection. Construct it to start connecting; it reports through `handler`.
@@ -53,11 +68,12 @@ export class Connection implements ParserSink {
   readonly #handler: ConnectionHandler;
   readonly #owner: object;
   readonly #url: URL;
-  readonly #protocols: readonly string[];
-  readonly #key = generateKey();
-  readonly #socket: net.Socket;
+  // Needed until the handshake response is checked, then dropped so idle connections keep less.
+  #protocols: readonly string[];
+  #key = generateKey();
+  readonly #socket: OwnedSocket;
   #phase: Phase = Phase.CONNECTING;
-  #headReader: HttpHeadReader | null;
+  #headReader: HttpHeadReader | null = null; // made on the first response bytes
   #parser: FrameParser | null = null;
   #timer: NodeJS.Timeout | null = null;
 
@@ -67,11 +83,18 @@ export class Connection implements ParserSink {
   #receivedReason = '';
   #failed = false;
 
-  // Frames of the current tick, written together by #flush().
-  #batch: Uint8Array[] = [];
-  #batchBytes = 0; // application bytes in #batch
+  // Frames of the current tick, written together by #flush(): finished chunks in #batch (null
+  // while there are none), then the open run of slab bytes #runSlab[#runStart, #runEnd).
+  #batch: Uint8Array[] | null = null;
+  #runSlab: Buffer | null = null;
+  #runStart = 0;
+  #runEnd = 0;
+  #batchBytes = 0; // application bytes in this tick's frames
   #flushScheduled = false;
-  #flushedSizes: number[] = []; // application bytes of each batch handed to the socket
+  // Application bytes of each batch handed to the socket, and the write callback reporting them;
+  // both made on the first send, so that connections that never send stay small.
+  #flushedSizes: number[] | null = null;
+  #onBatchWritten: ((error?: Error | null) => void) | null = null;
   // Frames waiting behind a Blob being read; null when nothing waits.
   #pending: Pending[] | null = null;
   #endWhenDrained = false; // half-close TCP once #pending is written (the Close frame is in it)
@@ -85,7 +108,6 @@ export class Connection implements ParserSink {
     this.#protocols = protocols;
     this.#handler = handler;
     this.#owner = owner;
-    this.#headReader = new HttpHeadReader(settings.maxHandshakeHeadSize);
 
     const secure = url.protocol === 'wss:';
     // URL keeps the brackets of an IPv6 literal in `hostname`; sockets want the bare address.
@@ -101,17 +123,41 @@ export class Connection implements ParserSink {
           ALPNProtocols: ['http/1.1'],
         })
       : net.connect({ host, port });
-    this.#socket = socket;
+    const owned = socket as OwnedSocket;
+    owned[kConnection] = this;
+    this.#socket = owned;
     // Frames of one tick are already written together, so Nagle's delay would only add latency.
     socket.setNoDelay(true);
     if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
-    socket.on(secure ? 'secureConnect' : 'connect', () => this.#onConnect());
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error: Error) => this.#onSocketError(error));
-    socket.on('close', (hadError: boolean) => this.#onSocketClose(hadError));
-    this.#startTimer(settings.handshakeTimeoutMs, () =>
-      this.#fail(undefined, `no valid handshake response within ${settings.handshakeTimeoutMs} ms`),
-    );
+    socket.once(secure ? 'secureConnect' : 'connect', Connection.#socketOnConnect);
+    socket.on('data', Connection.#socketOnData);
+    socket.on('error', Connection.#socketOnError);
+    socket.on('close', Connection.#socketOnClose);
+    this.#startTimer(settings.handshakeTimeoutMs, Connection.#handshakeTimedOut);
+  }
+
+  static #socketOnConnect(this: OwnedSocket): void {
+    this[kConnection].#onConnect();
+  }
+
+  static #socketOnData(this: OwnedSocket, chunk: Buffer): void {
+    this[kConnection].#onData(chunk);
+  }
+
+  static #socketOnError(this: OwnedSocket, error: Error): void {
+    this[kConnection].#onSocketError(error);
+  }
+
+  static #socketOnClose(this: OwnedSocket, hadError: boolean): void {
+    this[kConnection].#onSocketClose(hadError);
+  }
+
+  static #handshakeTimedOut(connection: Connection): void {
+    connection.#fail(undefined, `no valid handshake response within ${settings.handshakeTimeoutMs} ms`);
+  }
+
+  static #closeTimedOut(connection: Connection): void {
+    connection.#socket.destroy();
   }
 
   // --- opening handshake -------------------------------------------------------------------
@@ -134,8 +180,9 @@ export class Connection implements ParserSink {
       this.#parser.push(chunk);
       return;
     }
-    if (this.#headReader === null) return;
-    const result = this.#headReader.push(chunk);
+    if (this.#phase !== Phase.CONNECTING || this.#failed) return;
+    const reader = (this.#headReader ??= new HttpHeadReader(settings.maxHandshakeHeadSize));
+    const result = reader.push(chunk);
     if (result.kind === 'more') return;
     this.#headReader = null;
     if (result.kind === 'error') {
@@ -143,6 +190,8 @@ export class Connection implements ParserSink {
       return;
     }
     const outcome = validateServerResponse(result.head, this.#key, this.#protocols);
+    this.#key = '';
+    this.#protocols = NO_PROTOCOLS;
     if (typeof outcome === 'string') {
       this.#fail(undefined, `invalid handshake response: ${outcome}`);
       return;
@@ -213,6 +262,34 @@ export class Connection implements ParserSink {
     this.#enqueue(isText ? Opcode.TEXT : Opcode.BINARY, bytes, data.length);
   }
 
+  /**
+   * Sends `text` as one Text frame and returns its length in UTF-8 bytes. Encodes straight into
+   * the frame's memory, so no intermediate buffer is made. Lone surrogates become U+FFFD, the
+   * USVString conversion (as `Buffer.from` does).
+   */
+  sendText(text: string): number {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units).
+    const maxBytes = text.length * 3;
+    if (this.#pending !== null || this.#phase !== Phase.OPEN || maxBytes > INLINE_MAX) {
+      // A fresh buffer of our own can be masked in place.
+      const bytes = Buffer.from(text, 'utf8');
+      if (this.#pending !== null) this.#pending.push({ opcode: Opcode.TEXT, data: bytes, bytes: bytes.length });
+      else this.#writeOwned(Opcode.TEXT, bytes, bytes.length);
+      return bytes.length;
+    }
+    const headMax = frameHeadSize(maxBytes, true);
+    const at = this.#reserve(headMax + maxBytes);
+    const memory = slab;
+    const length = memory.write(text, at + headMax, maxBytes, 'utf8');
+    const headSize = frameHeadSize(length, true);
+    // The head is shorter than reserved when the text has fewer bytes than the bound.
+    if (headSize < headMax) memory.copyWithin(at + headSize, at + headMax, at + headMax + length);
+    writeFrameHead(memory, at, Opcode.TEXT, length, maskPool);
+    maskInPlace(memory, memory, at + headSize - 4, at + headSize, length);
+    this.#extendRun(at + headSize + length, length);
+    return length;
+  }
+
   /** Sends a Blob's bytes as a binary message, in order with the messages around it. */
   sendBlob(blob: Blob): void {
     const entry: Pending = { opcode: Opcode.BINARY, data: null, bytes: blob.size };
@@ -250,7 +327,7 @@ export class Connection implements ParserSink {
   #sendClose(code: number | undefined, reason: Uint8Array | undefined): void {
     this.#closeSent = true;
     this.#enqueue(Opcode.CLOSE, encodeCloseBody(code, reason), 0);
-    this.#startTimer(settings.closeTimeoutMs, () => this.#socket.destroy());
+    this.#startTimer(settings.closeTimeoutMs, Connection.#closeTimedOut);
   }
 
   #enqueue(opcode: Opcode, data: Uint8Array, bytes: number): void {
@@ -277,11 +354,64 @@ export class Connection implements ParserSink {
     }
   }
 
+  /** Frames `data` (which is not modified) into this tick's batch. */
   #write(opcode: Opcode, data: Uint8Array, bytes: number): void {
     if (this.#phase !== Phase.OPEN) return;
-    const [head, payload] = encodeFrame(opcode, data, { mask: maskPool });
-    this.#batch.push(head);
-    if (payload.length > 0) this.#batch.push(payload);
+    const length = data.length;
+    if (length > INLINE_MAX) {
+      const out = Buffer.allocUnsafe(length);
+      this.#writeLarge(opcode, data, out, bytes);
+      return;
+    }
+    const at = this.#reserve(frameHeadSize(length, true) + length);
+    this.#extendRun(writeMaskedFrame(slab, at, opcode, data, maskPool), bytes);
+  }
+
+  /** Like #write, for a buffer that nobody else holds: large ones are masked in place. */
+  #writeOwned(opcode: Opcode, data: Buffer, bytes: number): void {
+    if (this.#phase !== Phase.OPEN) return;
+    if (data.length > INLINE_MAX) this.#writeLarge(opcode, data, data, bytes);
+    else this.#write(opcode, data, bytes);
+  }
+
+  /** Puts the head into the batch's run and `out`, the masked `data`, after it as a chunk of its own. */
+  #writeLarge(opcode: Opcode, data: Uint8Array, out: Uint8Array, bytes: number): void {
+    const length = data.length;
+    const headSize = frameHeadSize(length, true);
+    const at = this.#reserve(headSize);
+    const key = slab;
+    writeFrameHead(key, at, opcode, length, maskPool);
+    this.#extendRun(at + headSize, bytes);
+    this.#endRun();
+    if (out === data) maskInPlace(out, key, at + headSize - 4);
+    else maskCopy(data, out, 0, key, at + headSize - 4);
+    (this.#batch ??= []).push(out);
+  }
+
+  /**
+   * Returns the slab offset where the next `size` bytes of this connection's frames go: the end
+   * of its run if that is still the end of the slab (no other connection wrote since) and there
+   * is room, else the start of a new run.
+   */
+  #reserve(size: number): number {
+    if (this.#runSlab !== null && (this.#runSlab !== slab || this.#runEnd !== slabOffset || slabOffset + size > slab.length)) {
+      this.#endRun();
+    }
+    if (slabOffset + size > slab.length) {
+      slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size));
+      slabOffset = 0;
+    }
+    if (this.#runSlab === null) {
+      this.#runSlab = slab;
+      this.#runStart = slabOffset;
+    }
+    return slabOffset;
+  }
+
+  /** Marks the slab bytes up to `end` as written by this connection, and schedules the flush. */
+  #extendRun(end: number, bytes: number): void {
+    slabOffset = end;
+    this.#runEnd = end;
     this.#batchBytes += bytes;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -289,50 +419,42 @@ export class Connection implements ParserSink {
     }
   }
 
-  /** Writes this tick's frames: small ones joined into one buffer, large ones as they are. */
+  /** Moves the open run, if any, to the batch as one chunk. */
+  #endRun(): void {
+    const run = this.#runSlab;
+    if (run === null) return;
+    this.#runSlab = null;
+    if (this.#runEnd > this.#runStart) (this.#batch ??= []).push(run.subarray(this.#runStart, this.#runEnd));
+  }
+
+  /** Writes this tick's frames, in order, corked when there is more than one chunk. */
   #flush(): void {
     this.#flushScheduled = false;
+    this.#endRun();
     const batch = this.#batch;
-    if (batch.length === 0) return;
+    if (batch === null) return;
     const bytes = this.#batchBytes;
-    this.#batch = [];
+    this.#batch = null;
     this.#batchBytes = 0;
     const socket = this.#socket;
     if (socket.destroyed) return;
-    // Runs of small chunks become one buffer each; large chunks stay as they are.
-    const out: Uint8Array[] = [];
-    let start = 0;
-    let size = 0;
-    for (let i = 0; i <= batch.length; i++) {
-      const chunk = i < batch.length ? batch[i] : null;
-      if (chunk !== null && chunk.length < COALESCE_LIMIT) {
-        size += chunk.length;
-        continue;
-      }
-      if (i - start === 1) out.push(batch[start]);
-      else if (i > start) out.push(join(batch, start, i, size));
-      if (chunk !== null) out.push(chunk);
-      start = i + 1;
-      size = 0;
-    }
-    const last = out.length - 1;
+    const last = batch.length - 1;
     if (last > 0) socket.cork();
-    for (let i = 0; i < last; i++) socket.write(out[i]);
+    for (let i = 0; i < last; i++) socket.write(batch[i]);
     if (bytes > 0) {
       // One callback per batch reports the application bytes it carried.
-      this.#flushedSizes.push(bytes);
-      socket.write(out[last], this.#onBatchWritten);
+      (this.#flushedSizes ??= []).push(bytes);
+      socket.write(batch[last], (this.#onBatchWritten ??= this.#batchWritten.bind(this)));
     } else {
-      socket.write(out[last]);
+      socket.write(batch[last]);
     }
     if (last > 0) socket.uncork();
   }
 
-  // Bound once, so no closure is made per batch.
-  readonly #onBatchWritten = (error?: Error | null): void => {
-    const bytes = this.#flushedSizes.shift() as number;
+  #batchWritten(error?: Error | null): void {
+    const bytes = (this.#flushedSizes as number[]).shift() as number;
     if (!error) this.#handler.onFlushed(bytes);
-  };
+  }
 
   /** @internal Runs the scheduled flush (called through process.nextTick). */
   flushNow(): void {
@@ -360,7 +482,7 @@ export class Connection implements ParserSink {
       this.#flush();
       // Close TCP once the Close frame is out; the timer bounds a peer that never reads.
       socket.end(() => socket.destroy());
-      this.#startTimer(settings.closeTimeoutMs, () => socket.destroy());
+      this.#startTimer(settings.closeTimeoutMs, Connection.#closeTimedOut);
     } else {
       socket.destroy();
     }
@@ -390,7 +512,8 @@ export class Connection implements ParserSink {
     }
     this.#phase = Phase.CLOSED;
     this.#clearTimer();
-    this.#batch = [];
+    this.#batch = null;
+    this.#runSlab = null;
     this.#pending = null;
     // RFC 6455 §7.1.5: the close code is the one received in a Close frame, or 1006 without one.
     // Clean only if both Close frames were exchanged and TCP then closed without a reset (as
@@ -404,10 +527,10 @@ export class Connection implements ParserSink {
     this.#handler.onClosed(this.#failed, wasClean, code, reason);
   }
 
-  #startTimer(ms: number, onTimeout: () => void): void {
+  #startTimer(ms: number, onTimeout: (connection: Connection) => void): void {
     this.#clearTimer();
     // Unref'd: the socket alone decides whether the process stays alive.
-    this.#timer = setTimeout(onTimeout, ms).unref();
+    this.#timer = setTimeout(onTimeout, ms, this).unref();
   }
 
   #clearTimer(): void {
@@ -420,14 +543,4 @@ export class Connection implements ParserSink {
 
 function flushConnection(connection: Connection): void {
   connection.flushNow();
-}
-
-function join(chunks: Uint8Array[], start: number, end: number, size: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (let i = start; i < end; i++) {
-    out.set(chunks[i], offset);
-    offset += chunks[i].length;
-  }
-  return out;
 }
