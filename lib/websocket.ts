@@ -270,10 +270,8 @@ export class WebSocket extends EventTarget {
     const connection = this.#connection;
     const canSend = this.#readyState === ReadyState.OPEN && connection.canSend;
     if (converted.kind === 'text') {
-      // Buffer.from writes a lone surrogate as U+FFFD, which is the USVString conversion.
-      const bytes = Buffer.from(converted.value, 'utf8');
-      if (canSend) connection.send(true, bytes);
-      this.#bufferedAmount += bytes.length;
+      // A lone surrogate is sent and counted as U+FFFD (3 bytes), the USVString conversion.
+      this.#bufferedAmount += canSend ? connection.sendText(converted.value) : Buffer.byteLength(converted.value, 'utf8');
     } else if (converted.kind === 'bytes') {
       if (canSend) connection.send(false, converted.value);
       this.#bufferedAmount += converted.value.length;
