@@ -51,8 +51,9 @@ export interface TestServerOptions {
   /** Keep our side of TCP open when the client half-closes (a server that never closes TCP). */
   allowHalfOpen?: boolean;
   /**
-   * For benchmarks, with `mode: 'echo'`: received messages are not recorded, and the echoes of
-   * all messages parsed from one read go out in one write.
+   * For benchmarks, with `mode: 'echo'`: nothing is recorded (no events, requests or
+   * connections, so a long run holds no memory for them), and the echoes of all messages parsed
+   * from one read go out in one write.
    */
   fastEcho?: boolean;
 }
@@ -119,9 +120,9 @@ export class ServerConnection implements ParserSink {
     this.request = request;
     this.#echo = options.mode !== 'script';
     this.#answerClose = options.answerClose !== false;
-    this.#echoes = this.#echo && options.fastEcho === true ? [] : null;
+    this.#echoes = fastEcho(options) ? [] : null;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('end', () => this.events.push({ type: 'end' }));
+    if (this.#echoes === null) socket.on('end', () => this.events.push({ type: 'end' }));
   }
 
   /** @internal Feeds bytes from the socket. */
@@ -251,19 +252,19 @@ export class ServerConnection implements ParserSink {
   /** @internal */
   onPing(data: Buffer): void {
     if (this.#echoes !== null) this.#writeEchoes(); // keep the Pong behind earlier echoes
-    this.events.push({ type: 'ping', data: Buffer.from(data) });
+    if (this.#echoes === null) this.events.push({ type: 'ping', data: Buffer.from(data) });
     if (!this.#closeSent) this.sendFrame(Opcode.PONG, data);
   }
 
   /** @internal */
   onPong(data: Buffer): void {
-    this.events.push({ type: 'pong', data: Buffer.from(data) });
+    if (this.#echoes === null) this.events.push({ type: 'pong', data: Buffer.from(data) });
   }
 
   /** @internal RFC 6455 §7.1.1: the server answers a Close frame and then closes TCP first. */
   onClose(code: number, reason: string): void {
     if (this.#echoes !== null) this.#writeEchoes();
-    this.events.push({ type: 'close', code, reason });
+    if (this.#echoes === null) this.events.push({ type: 'close', code, reason });
     if (!this.#answerClose) return;
     if (!this.#closeSent) this.close(code === CloseCode.NO_STATUS_RECEIVED ? undefined : code, reason);
     this.socket.end();
@@ -272,7 +273,7 @@ export class ServerConnection implements ParserSink {
   /** @internal */
   onProtocolError(closeCode: number, message: string): void {
     if (this.#echoes !== null) this.#writeEchoes();
-    this.events.push({ type: 'protocol-error', closeCode, message });
+    if (this.#echoes === null) this.events.push({ type: 'protocol-error', closeCode, message });
     if (!this.#closeSent) this.close(closeCode);
     this.socket.end();
   }
@@ -354,7 +355,8 @@ export class TestServer {
         socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
         return;
       }
-      this.requests.push(request);
+      const record = !fastEcho(this.options);
+      if (record) this.requests.push(request);
       if (this.options.respond) {
         const response = this.options.respond(request, result.head, socket);
         if (response !== null) socket.write(response);
@@ -365,10 +367,15 @@ export class TestServer {
         : request.protocols[0];
       socket.write(buildServerResponse(request.key, protocol));
       connection = new ServerConnection(socket, request, this.options);
-      this.connections.push(connection);
+      if (record) this.connections.push(connection);
       if (result.rest.length > 0) connection.push(result.rest);
     });
   }
+}
+
+/** Whether `options` ask for the benchmark's echo path. */
+function fastEcho(options: TestServerOptions): boolean {
+  return options.mode !== 'script' && options.fastEcho === true;
 }
 
 /** Bytes of an unmasked frame head for a payload of `length` bytes. @see RFC 6455 §5.2 */
