@@ -424,7 +424,9 @@ export class Connection implements ParserSink {
     const run = this.#runSlab;
     if (run === null) return;
     this.#runSlab = null;
-    if (this.#runEnd > this.#runStart) (this.#batch ??= []).push(run.subarray(this.#runStart, this.#runEnd));
+    const start = this.#runStart;
+    // Slabs come from allocUnsafeSlow, so their memory starts at offset 0 of their ArrayBuffer.
+    if (this.#runEnd > start) (this.#batch ??= []).push(Buffer.from(run.buffer, start, this.#runEnd - start));
   }
 
   /** Writes this tick's frames, in order, corked when there is more than one chunk. */

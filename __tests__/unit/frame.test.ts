@@ -141,13 +141,15 @@ describe('MaskPool', () => {
 describe('maskInPlace', () => {
   test('equals the byte-wise definition for every alignment, start, length, phase and key offset', () => {
     const key = Uint8Array.of(0xaa, 0x01, 0x5c, 0xf0, 0x37, 0xfa, 0x21, 0x3d);
-    const backing = new ArrayBuffer(128);
+    // Short lengths take the unrolled byte loop, those from 192 the word loop.
+    const lengths = [...Array(41).keys(), ...Array.from({ length: 14 }, (_, i) => 186 + i)];
+    const backing = new ArrayBuffer(256);
     for (let align = 0; align < 8; align++) {
       for (let start = 0; start < 6; start++) {
-        for (let length = 0; length <= 40; length++) {
+        for (const length of lengths) {
           for (let phase = 0; phase < 8; phase++) {
             const keyOffset = (align + phase) % 5;
-            const data = new Uint8Array(backing, align, 60);
+            const data = new Uint8Array(backing, align, 220);
             for (let i = 0; i < data.length; i++) data[i] = (i * 29 + align) & 0xff;
             const expected = Uint8Array.from(data);
             referenceMask(expected, key, keyOffset, start, length, phase);
@@ -193,11 +195,13 @@ describe('maskInPlace', () => {
 describe('maskCopy', () => {
   test('equals a copy masked by the definition, for every source and target alignment and length', () => {
     const key = Uint8Array.of(0xaa, 0x01, 0x5c, 0xf0, 0x37, 0xfa, 0x21, 0x3d);
-    const sourceBacking = new ArrayBuffer(256);
-    const targetBacking = new ArrayBuffer(256);
+    // Short lengths take the unrolled byte loop, those from 192 the word loop.
+    const lengths = [...Array(41).keys(), ...Array.from({ length: 14 }, (_, i) => 186 + i), 300];
+    const sourceBacking = new ArrayBuffer(320);
+    const targetBacking = new ArrayBuffer(320);
     for (let sourceAlign = 0; sourceAlign < 8; sourceAlign++) {
       for (let targetAlign = 0; targetAlign < 8; targetAlign++) {
-        for (let length = 0; length <= 100; length++) {
+        for (const length of lengths) {
           const keyOffset = (sourceAlign + targetAlign + length) % 5;
           const source = new Uint8Array(sourceBacking, sourceAlign, length);
           for (let i = 0; i < length; i++) source[i] = (i * 31 + sourceAlign) & 0xff;
