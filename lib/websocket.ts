@@ -23,14 +23,17 @@ export type BinaryType = 'blob' | 'arraybuffer';
 
 type HandlerName = 'open' | 'message' | 'error' | 'close';
 
-// The event handler attributes add and remove their listener with the original methods, as
-// HTML's "add an event listener" is not a call of a property the page may have replaced.
+// Events are fired, and the event handler attributes add and remove their listener, with the
+// original methods: HTML's "fire an event" and "add an event listener" are not calls of
+// properties the page may have replaced.
 const addListener = EventTarget.prototype.addEventListener;
+const removeListener = EventTarget.prototype.removeEventListener;
+const fire = EventTarget.prototype.dispatchEvent;
+
 // Received messages waiting for their task, as (WebSocket, isText, data) triples from index
 // messageHead on; shared by the WebSockets of this realm.
 const messageQueue: unknown[] = [];
 let messageHead = 0;
-const removeListener = EventTarget.prototype.removeEventListener;
 
 /**
  * A WebSocket client with the behaviour the WHATWG WebSockets Standard defines.
@@ -361,7 +364,7 @@ export class WebSocket extends EventTarget {
     ws.#extensions = extensions;
     ws.#protocol = protocol;
     // 4. Fire an event named open.
-    ws.dispatchEvent(new Event('open'));
+    fire.call(ws, new Event('open'));
   }
 
   /**
@@ -397,7 +400,7 @@ export class WebSocket extends EventTarget {
     else value = new Blob([data]);
     // 3. Fire a MessageEvent with origin = the serialization of the URL's origin.
     ws.#origin ??= ws.#url.origin;
-    ws.dispatchEvent(new MessageEvent('message', { data: value, origin: ws.#origin }));
+    fire.call(ws, new MessageEvent('message', { data: value, origin: ws.#origin }));
   }
 
   /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (closing handshake started) */
@@ -415,9 +418,9 @@ export class WebSocket extends EventTarget {
     // 1. Change the ready state to CLOSED.
     ws.#readyState = ReadyState.CLOSED;
     // 2. If the connection was failed, fire an event named error.
-    if (failed) ws.dispatchEvent(new Event('error'));
+    if (failed) fire.call(ws, new Event('error'));
     // 3. Fire a CloseEvent named close.
-    ws.dispatchEvent(new CloseEvent('close', { wasClean, code, reason }));
+    fire.call(ws, new CloseEvent('close', { wasClean, code, reason }));
   }
 }
 
