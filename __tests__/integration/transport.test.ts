@@ -79,15 +79,29 @@ test('the request carries version 13 and a fresh 16-byte key each time', async (
  * The kernel's view of the client's TCP socket, from /proc/net/tcp: `tr` is 2 while the
  * keep-alive timer is armed on an idle connection (retransmit and zero-window timers show 1 and 4).
  */
-function keepAliveTimer(localPort: number): { armed: boolean; jiffies: number } {
+function readTimer(localPort: number): { tr: string; jiffies: number } {
   const hexPort = localPort.toString(16).toUpperCase().padStart(4, '0');
   for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 6 || fields[1] !== `0100007F:${hexPort}`) continue;
     const [tr, when] = fields[5].split(':');
-    return { armed: tr === '02', jiffies: parseInt(when, 16) };
+    return { tr, jiffies: parseInt(when, 16) };
   }
   throw new Error(`no socket with local port ${localPort} in /proc/net/tcp`);
+}
+
+/**
+ * The socket's timer once no data is in flight. Right after the handshake the last segment may
+ * still be unacknowledged, and the kernel then shows the retransmit timer (1) in place of the
+ * keep-alive timer. No event marks the ACK's arrival, so this polls the kernel's state, bounded.
+ */
+async function keepAliveTimer(localPort: number): Promise<{ armed: boolean; jiffies: number }> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { tr, jiffies } = readTimer(localPort);
+    if (tr !== '01') return { armed: tr === '02', jiffies };
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`port ${localPort}: data still unacknowledged after 2 s`);
 }
 
 describe('TCP keep-alive (observed in /proc/net/tcp; Linux)', () => {
@@ -95,7 +109,7 @@ describe('TCP keep-alive (observed in /proc/net/tcp; Linux)', () => {
     expect(existsSync('/proc/net/tcp')).toBe(true);
     settings.keepAliveMs = 3000;
     const { conn } = await open((s) => s.url());
-    const timer = keepAliveTimer(conn.socket.remotePort as number);
+    const timer = await keepAliveTimer(conn.socket.remotePort as number);
     expect(timer.armed).toBe(true);
     // USER_HZ is 100 on Linux: 3 s is at most 300 jiffies (the default idle time is 7200 s).
     expect(timer.jiffies).toBeLessThanOrEqual(300);
@@ -104,6 +118,6 @@ describe('TCP keep-alive (observed in /proc/net/tcp; Linux)', () => {
   test('is off when settings.keepAliveMs is 0', async () => {
     settings.keepAliveMs = 0;
     const { conn } = await open((s) => s.url());
-    expect(keepAliveTimer(conn.socket.remotePort as number).armed).toBe(false);
+    expect((await keepAliveTimer(conn.socket.remotePort as number)).armed).toBe(false);
   });
 });
