@@ -90,7 +90,7 @@ describe('constructor', () => {
     await Promise.all([next(secure, 'close'), next(a, 'close'), next(b, 'close')]);
   });
 
-  test.each(['ftp://127.0.0.1/', 'file:///tmp/x', 'javascript:alert(1)', 'data:text/plain,hi', 'about:blank', 'blob:ws://x/y'])(
+  test.each(['ftp://127.0.0.1/', 'file:///x', 'javascript:alert(1)', 'data:text/plain,hi', 'about:blank', 'blob:ws://x/y'])(
     'scheme of %s is a SyntaxError',
     (url) => {
       expect(domExceptionName(() => new WebSocket(url))).toBe('SyntaxError');
