@@ -87,23 +87,53 @@ export class HttpHeadReader {
   }
 
   push(chunk: Buffer): HeadReadResult {
-    // Search from 3 bytes before the new chunk, in case the blank line straddles two chunks.
-    const searchFrom = Math.max(0, this.#length - 3);
+    // Where the blank line ends the head, as an offset in the whole stream. Only the new chunk
+    // and the 3 bytes before it can hold one, so earlier bytes are never searched or joined again.
+    const before = this.#length;
+    let end = -1;
+    if (before > 0) {
+      const tail = this.#tail(3);
+      const i = Buffer.concat([tail, chunk.subarray(0, 3)]).indexOf(CRLFCRLF);
+      if (i !== -1) end = before - tail.length + i;
+    }
+    if (end === -1) {
+      const i = chunk.indexOf(CRLFCRLF);
+      if (i !== -1) end = before + i;
+    }
     this.#chunks.push(chunk);
     this.#length += chunk.length;
-    const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
-    this.#chunks = [all];
-    const end = all.indexOf(CRLFCRLF, searchFrom);
     if (end === -1) {
-      if (this.#length > this.#limit) return { kind: 'error', message: `response head exceeds ${this.#limit} bytes` };
+      if (this.#length > this.#limit) return this.#error(`response head exceeds ${this.#limit} bytes`);
       return { kind: 'more' };
     }
-    if (end + 4 > this.#limit) return { kind: 'error', message: `response head exceeds ${this.#limit} bytes` };
+    if (end + 4 > this.#limit) return this.#error(`response head exceeds ${this.#limit} bytes`);
+    // The head is complete: join its chunks once.
+    const all = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#length);
+    this.#chunks = [];
+    this.#length = 0;
     const head = parseHead(all.toString('latin1', 0, end));
     if (typeof head === 'string') return { kind: 'error', message: head };
     const rest = end + 4 === all.length ? EMPTY : all.subarray(end + 4);
-    this.#chunks = [];
     return { kind: 'head', head, rest };
+  }
+
+  /** The last `n` bytes received (fewer if fewer have arrived), possibly from several chunks. */
+  #tail(n: number): Buffer {
+    const parts: Buffer[] = [];
+    let need = n;
+    for (let i = this.#chunks.length - 1; i >= 0 && need > 0; i--) {
+      const c = this.#chunks[i];
+      const take = Math.min(need, c.length);
+      parts.unshift(c.subarray(c.length - take));
+      need -= take;
+    }
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  #error(message: string): HeadReadResult {
+    this.#chunks = [];
+    this.#length = 0;
+    return { kind: 'error', message };
   }
 }
 

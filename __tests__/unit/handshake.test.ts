@@ -113,6 +113,17 @@ describe('HttpHeadReader', () => {
     expect(result.rest.toString('hex')).toBe(frames.toString('hex'));
   });
 
+  test('a reader that returned a head starts afresh: the next head gets the whole limit', () => {
+    const head = Buffer.from(text, 'latin1');
+    const reader = new HttpHeadReader(head.length);
+    for (let round = 0; round < 3; round++) {
+      // Byte by byte: the blank line is found across chunk boundaries each time.
+      let result: ReturnType<HttpHeadReader['push']> = { kind: 'more' };
+      for (let i = 0; i < head.length; i++) result = reader.push(Buffer.from(head.subarray(i, i + 1)));
+      expect({ round, kind: result.kind }).toEqual({ round, kind: 'head' });
+    }
+  });
+
   test('split in two at every byte', () => {
     for (let cut = 1; cut < bytes.length; cut++) {
       const reader = new HttpHeadReader();
