@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { CloseCode, EMPTY, Opcode } from './constants';
-import { encodeCloseBody, encodeFrame, MaskPool } from './frame';
+import { encodeCloseBody, encodeFrame, frameHeadSize, MaskPool, writeFrameHead } from './frame';
 import {
   buildServerResponse,
   type ClientHandshake,
@@ -146,14 +146,14 @@ export class ServerConnection implements ParserSink {
         for (; j < n; j += 2) {
           const length = (echoes[j + 1] as Buffer).length;
           if (length >= COALESCE_LIMIT) break;
-          size += headLength(length) + length;
+          size += frameHeadSize(length, false) + length;
         }
         if (j > i) {
           const out = Buffer.allocUnsafe(size);
           let offset = 0;
           for (let k = i; k < j; k += 2) {
             const payload = echoes[k + 1] as Buffer;
-            offset = writeHead(out, offset, echoes[k] as number, payload.length);
+            offset = writeFrameHead(out, offset, echoes[k] as Opcode, payload.length, undefined);
             out.set(payload, offset);
             offset += payload.length;
           }
@@ -161,8 +161,8 @@ export class ServerConnection implements ParserSink {
           i = j;
         } else {
           const payload = echoes[i + 1] as Buffer;
-          const head = Buffer.allocUnsafe(headLength(payload.length));
-          writeHead(head, 0, echoes[i] as number, payload.length);
+          const head = Buffer.allocUnsafe(frameHeadSize(payload.length, false));
+          writeFrameHead(head, 0, echoes[i] as Opcode, payload.length, undefined);
           socket.write(head);
           socket.write(payload);
           i += 2;
@@ -378,25 +378,3 @@ function fastEcho(options: TestServerOptions): boolean {
   return options.mode !== 'script' && options.fastEcho === true;
 }
 
-/** Bytes of an unmasked frame head for a payload of `length` bytes. @see RFC 6455 §5.2 */
-function headLength(length: number): number {
-  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-}
-
-/** Writes an unmasked, final frame head at `offset`; returns the offset after it. */
-function writeHead(out: Buffer, offset: number, opcode: number, length: number): number {
-  out[offset] = 0x80 | opcode;
-  if (length < 126) {
-    out[offset + 1] = length;
-    return offset + 2;
-  }
-  if (length < 0x10000) {
-    out[offset + 1] = 126;
-    out.writeUInt16BE(length, offset + 2);
-    return offset + 4;
-  }
-  out[offset + 1] = 127;
-  out.writeUInt32BE(Math.floor(length / 0x100000000), offset + 2);
-  out.writeUInt32BE(length >>> 0, offset + 6);
-  return offset + 10;
-}
