@@ -10,6 +10,7 @@ import { CloseCode, EMPTY, Opcode } from './constants';
 import { channels } from './diagnostics';
 import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeFrameHead, writeMaskedFrame } from './frame';
 import { buildClientRequest, generateKey, HttpHeadReader, validateServerResponse } from './handshake';
+import type { ConnectOptions } from './options';
 import { FrameParser, type ParserSink } from './parser';
 import { settings } from './settings';
 
@@ -68,6 +69,7 @@ export class Connection implements ParserSink {
   readonly #handler: ConnectionHandler;
   readonly #owner: object;
   readonly #url: URL;
+  readonly #options: ConnectOptions;
   // Needed until the handshake response is checked, then dropped so idle connections keep less.
   #protocols: readonly string[];
   #key = generateKey();
@@ -101,11 +103,13 @@ export class Connection implements ParserSink {
 
   /**
    * @param url a `ws:` or `wss:` URL without fragment, already validated by the caller.
+   * @param options validated per-socket options (see options.ts).
    * @param owner the WebSocket, passed along in diagnostics messages.
    */
-  constructor(url: URL, protocols: readonly string[], handler: ConnectionHandler, owner: object) {
+  constructor(url: URL, options: ConnectOptions, handler: ConnectionHandler, owner: object) {
     this.#url = url;
-    this.#protocols = protocols;
+    this.#options = options;
+    this.#protocols = options.protocols;
     this.#handler = handler;
     this.#owner = owner;
 
@@ -115,7 +119,7 @@ export class Connection implements ParserSink {
     const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
     const socket = secure
       ? tls.connect({
-          ...settings.tls,
+          ...options.tls,
           host,
           port,
           // SNI carries host names only (RFC 6066 §3).
@@ -133,7 +137,7 @@ export class Connection implements ParserSink {
     socket.on('data', Connection.#socketOnData);
     socket.on('error', Connection.#socketOnError);
     socket.on('close', Connection.#socketOnClose);
-    this.#startTimer(settings.handshakeTimeoutMs, Connection.#handshakeTimedOut);
+    this.#startTimer(options.handshakeTimeout, Connection.#handshakeTimedOut);
   }
 
   static #socketOnConnect(this: OwnedSocket): void {
@@ -153,7 +157,7 @@ export class Connection implements ParserSink {
   }
 
   static #handshakeTimedOut(connection: Connection): void {
-    connection.#fail(undefined, `no valid handshake response within ${settings.handshakeTimeoutMs} ms`);
+    connection.#fail(undefined, `no valid handshake response within ${connection.#options.handshakeTimeout} ms`);
   }
 
   static #closeTimedOut(connection: Connection): void {
@@ -198,7 +202,7 @@ export class Connection implements ParserSink {
     }
     this.#clearTimer();
     this.#phase = Phase.OPEN;
-    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: settings.maxMessageSize });
+    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
     if (channels.open.hasSubscribers) {
       channels.open.publish({ websocket: this.#owner, url: this.#url.href, ...outcome });
     }

@@ -6,6 +6,7 @@ import { Blob } from 'node:buffer';
 import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
 import { CloseEvent } from './events';
+import { defaultConnectOptions } from './options';
 import { isToken, isValidApiCloseCode } from './validation';
 import {
   defineInterface,
@@ -121,7 +122,7 @@ export class WebSocket extends EventTarget {
     // 10. Set this's url to urlRecord.
     this.#url = record;
     // 12. Establish a WebSocket connection in parallel; its outcome comes back as tasks.
-    this.#connection = new Connection(record, protocolList, new WebSocket.#Feedback(this), this);
+    this.#connection = new Connection(record, defaultConnectOptions(protocolList), new WebSocket.#Feedback(this), this);
   }
 
   /** The URL the connection was made to, serialized. */

@@ -7,6 +7,7 @@
  */
 import { EventEmitter, once } from 'node:events';
 import { Connection, type ConnectionHandler } from '../../lib/connection';
+import { defaultConnectOptions } from '../../lib/options';
 import { type ServerConnection, TestServer } from '../../lib/server';
 import { within } from '../helpers/events';
 
@@ -40,7 +41,7 @@ class Recorder implements ConnectionHandler {
 async function connect(): Promise<{ connection: Connection; conn: ServerConnection; recorder: Recorder }> {
   const recorder = new Recorder();
   const opened = once(recorder.events, 'open');
-  const connection = new Connection(new URL(server.url()), [], recorder, {});
+  const connection = new Connection(new URL(server.url()), defaultConnectOptions([]), recorder, {});
   connections.push(connection);
   const [conn] = await Promise.all([server.nextConnection(), within(opened, 5000, 'the connection to open')]);
   return { connection, conn, recorder };
