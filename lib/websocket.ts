@@ -7,7 +7,8 @@ import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
 import { CloseEvent } from './events';
 import { defaultConnectOptions } from './options';
-import { isToken, isValidApiCloseCode } from './validation';
+import { checkProtocols, parseWebSocketURL } from './url';
+import { isValidApiCloseCode } from './validation';
 import {
   defineInterface,
   illegalInvocation,
@@ -75,50 +76,9 @@ export class WebSocket extends EventTarget {
     if (arguments.length === 0) throw missingArguments('WebSocket', 'constructor', 1, 0);
     const urlString = toUSVString(url);
     const protocolList = protocols === undefined ? [] : toStringOrStringSequence(protocols);
-    // 1. Let baseURL be this's relevant settings object's API base URL: `location` where a
-    //    runtime provides one, otherwise none, so relative URLs fail.
-    const base = apiBaseURL();
-    // 2-3. Parse url against baseURL; failure throws a SyntaxError.
-    let record: URL;
-    try {
-      record = base === undefined ? new URL(urlString) : new URL(urlString, base);
-    } catch {
-      throw new DOMException(
-        `Failed to construct 'WebSocket': the URL '${urlString}' is invalid${base === undefined ? ' (relative URLs need a global location to resolve against)' : ''}.`,
-        'SyntaxError',
-      );
-    }
-    // 4-5. http: becomes ws:, https: becomes wss:.
-    if (record.protocol === 'http:') record.protocol = 'ws:';
-    else if (record.protocol === 'https:') record.protocol = 'wss:';
-    // 6. Any other scheme than ws: or wss: throws.
-    if (record.protocol !== 'ws:' && record.protocol !== 'wss:') {
-      throw new DOMException(
-        `Failed to construct 'WebSocket': the URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${record.protocol.slice(0, -1)}' is not allowed.`,
-        'SyntaxError',
-      );
-    }
-    // 7. A fragment, even an empty one, throws. It is the only place '#' can appear in href.
-    if (record.href.includes('#')) {
-      throw new DOMException(
-        `Failed to construct 'WebSocket': the URL contains a fragment identifier ('${record.hash || '#'}'); fragments are not allowed in WebSocket URLs.`,
-        'SyntaxError',
-      );
-    }
-    // 8-9. Each protocol must be a token, and none may repeat.
-    const seen = new Set<string>();
-    for (const protocol of protocolList) {
-      if (!isToken(protocol)) {
-        throw new DOMException(
-          `Failed to construct 'WebSocket': the subprotocol '${protocol}' is invalid; it must be a non-empty token of visible ASCII without separators.`,
-          'SyntaxError',
-        );
-      }
-      if (seen.has(protocol)) {
-        throw new DOMException(`Failed to construct 'WebSocket': the subprotocol '${protocol}' is duplicated.`, 'SyntaxError');
-      }
-      seen.add(protocol);
-    }
+    // 1-7. Parse the URL; 8-9. check the protocols.
+    const record = parseWebSocketURL(urlString, 'WebSocket');
+    checkProtocols(protocolList, 'WebSocket');
     // 10. Set this's url to urlRecord.
     this.#url = record;
     // 12. Establish a WebSocket connection in parallel; its outcome comes back as tasks.
@@ -436,12 +396,6 @@ defineInterface(WebSocket, {
   constants: ReadyState,
   operationLengths: { close: 0, send: 1 },
 });
-
-/** The API base URL: the href of a global `location` when the runtime has one. */
-function apiBaseURL(): string | undefined {
-  const location = (globalThis as { location?: { href?: unknown } }).location;
-  return location !== undefined && location !== null && typeof location.href === 'string' ? location.href : undefined;
-}
 
 /** An ArrayBuffer holding exactly `data`: the buffer itself when `data` spans all of it. */
 function toArrayBuffer(data: Buffer): ArrayBuffer {
