@@ -119,6 +119,7 @@ export declare const ChannelName: {
   readonly open: 'polyfill:websocket:open';
   readonly fail: 'polyfill:websocket:fail';
   readonly close: 'polyfill:websocket:close';
+  readonly handshake: 'polyfill:websocket:handshake';
 };
 
 // The globals. A `var` may be declared many times only if every declaration has the identical

@@ -4,15 +4,15 @@
  * a {@link ConnectionHandler} synchronously; turning reports into tasks is the API's job.
  * @see RFC 6455 §4.1, §5, §7
  */
-import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as net from 'node:net';
 import { CloseCode, EMPTY, Opcode } from './constants';
 import { channels } from './diagnostics';
 import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeFrameHead, writeMaskedFrame } from './frame';
-import { buildClientRequest, generateKey, HttpHeadReader, validateServerResponse } from './handshake';
+import { basicCredentials, buildClientRequest, generateKey, hasBasicChallenge, HttpHeadReader, validateServerResponse } from './handshake';
 import type { ConnectOptions } from './options';
 import { FrameParser, type ParserSink } from './parser';
 import { settings } from './settings';
+import { Dial, type DialHandler } from './transport';
 
 /** What a connection tells its owner. */
 export interface ConnectionHandler {
@@ -65,7 +65,7 @@ interface OwnedSocket extends net.Socket {
  * One client connection. Construct it to start connecting; it reports through `handler`.
  * @see https://websockets.spec.whatwg.org/#concept-websocket-establish
  */
-export class Connection implements ParserSink {
+export class Connection implements ParserSink, DialHandler {
   readonly #handler: ConnectionHandler;
   readonly #owner: object;
   readonly #url: URL;
@@ -73,7 +73,12 @@ export class Connection implements ParserSink {
   // Needed until the handshake response is checked, then dropped so idle connections keep less.
   #protocols: readonly string[];
   #key = generateKey();
-  readonly #socket: OwnedSocket;
+  // The request's Origin, fixed when the connection is made (the client's origin then).
+  readonly #origin: string | null;
+  // Until the handshake ends: the dial that holds our place in the per-address queue.
+  #dial: Dial | null;
+  #socket: OwnedSocket | null = null;
+  #authRetried = false; // the one retry after a 401 Basic challenge has been made
   #phase: Phase = Phase.CONNECTING;
   #headReader: HttpHeadReader | null = null; // made on the first response bytes
   #parser: FrameParser | null = null;
@@ -99,7 +104,6 @@ export class Connection implements ParserSink {
   #onBatchWritten: ((error?: Error | null) => void) | null = null;
   // Frames waiting behind a Blob being read; null when nothing waits.
   #pending: Pending[] | null = null;
-  #endWhenDrained = false; // half-close TCP once #pending is written (the Close frame is in it)
 
   /**
    * @param url a `ws:` or `wss:` URL without fragment, already validated by the caller.
@@ -113,35 +117,31 @@ export class Connection implements ParserSink {
     this.#handler = handler;
     this.#owner = owner;
 
-    const secure = url.protocol === 'wss:';
-    // URL keeps the brackets of an IPv6 literal in `hostname`; sockets want the bare address.
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-    const socket = secure
-      ? tls.connect({
-          ...options.tls,
-          host,
-          port,
-          // SNI carries host names only (RFC 6066 §3).
-          servername: net.isIP(host) === 0 ? host : undefined,
-          ALPNProtocols: ['http/1.1'],
-        })
-      : net.connect({ host, port });
+    this.#origin = clientOrigin();
+    // The handshake timeout covers everything until the 101 is validated: DNS, the queue, TCP,
+    // TLS and the response.
+    this.#startTimer(options.handshakeTimeout, Connection.#handshakeTimedOut);
+    this.#dial = new Dial(url, options, this);
+  }
+
+  /** @internal DialHandler: a connected socket for the handshake. */
+  onDialed(socket: net.Socket): void {
     const owned = socket as OwnedSocket;
     owned[kConnection] = this;
     this.#socket = owned;
     // Frames of one tick are already written together, so Nagle's delay would only add latency.
     socket.setNoDelay(true);
     if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
-    socket.once(secure ? 'secureConnect' : 'connect', Connection.#socketOnConnect);
     socket.on('data', Connection.#socketOnData);
     socket.on('error', Connection.#socketOnError);
     socket.on('close', Connection.#socketOnClose);
-    this.#startTimer(options.handshakeTimeout, Connection.#handshakeTimedOut);
+    this.#sendRequest();
   }
 
-  static #socketOnConnect(this: OwnedSocket): void {
-    this[kConnection].#onConnect();
+  /** @internal DialHandler: no socket could be made; the connection fails without one. */
+  onDialFailed(reason: string, error?: unknown): void {
+    this.#dial = null;
+    this.#fail(undefined, reason, error);
   }
 
   static #socketOnData(this: OwnedSocket, chunk: Buffer): void {
@@ -160,13 +160,28 @@ export class Connection implements ParserSink {
     connection.#fail(undefined, `no valid handshake response within ${connection.#options.handshakeTimeout} ms`);
   }
 
+  // RFC 6455 §7.1.1 leaves closing TCP to the server once both Close frames are exchanged; like
+  // Chromium, we give it 2 s (settings.closeLingerMs) and then drop the connection ourselves. The
+  // closing handshake did complete, so the close stays clean.
+  static #lingerEnded(connection: Connection): void {
+    connection.#socket?.destroy();
+  }
+
+  // Our Close frame got no answer in time (Chromium waits 60 s): drop the connection, 1006.
   static #closeTimedOut(connection: Connection): void {
-    connection.#socket.destroy();
+    if (channels.fail.hasSubscribers) {
+      channels.fail.publish({
+        websocket: connection.#owner,
+        url: connection.#url.href,
+        reason: `the closing handshake timed out: no Close frame from the server within ${settings.closeTimeoutMs} ms`,
+      });
+    }
+    connection.#socket?.destroy();
   }
 
   // --- opening handshake -------------------------------------------------------------------
 
-  #onConnect(): void {
+  #sendRequest(): void {
     const url = this.#url;
     const request = buildClientRequest({
       host: url.host,
@@ -175,8 +190,33 @@ export class Connection implements ParserSink {
       resource: (url.pathname || '/') + (url.search === '' && url.href.endsWith('?') ? '?' : url.search),
       key: this.#key,
       protocols: this.#protocols,
+      origin: this.#origin,
+      // URL credentials go only on the retry that answers a Basic challenge (Fetch, Chromium).
+      authorization: this.#authRetried ? basicCredentials(url) : undefined,
+      extraHeaders: this.#options.headers,
     });
-    this.#socket.write(request, 'latin1');
+    (this.#socket as OwnedSocket).write(request, 'latin1');
+  }
+
+  /**
+   * A 401 with a Basic challenge, to a URL with credentials, gets one retry on a new connection
+   * carrying them, within the same handshake timeout. @see https://fetch.spec.whatwg.org/#http-network-or-cache-fetch (step 14)
+   */
+  #retryWithCredentials(head: { startLine: string; headers: Map<string, string> }): boolean {
+    if (this.#authRetried || (this.#url.username === '' && this.#url.password === '')) return false;
+    if (!/^HTTP\/1\.[01] 401(?: |$)/.test(head.startLine) || !hasBasicChallenge(head.headers.get('www-authenticate'))) return false;
+    if (this.#options.headers.some(([name]) => name.toLowerCase() === 'authorization')) return false;
+    this.#authRetried = true;
+    const old = this.#socket as OwnedSocket;
+    this.#socket = null;
+    old.removeListener('data', Connection.#socketOnData);
+    old.removeListener('error', Connection.#socketOnError);
+    old.removeListener('close', Connection.#socketOnClose);
+    old.on('error', ignoreError);
+    old.destroy();
+    this.#key = generateKey();
+    (this.#dial as Dial).redial();
+    return true;
   }
 
   #onData(chunk: Buffer): void {
@@ -193,6 +233,16 @@ export class Connection implements ParserSink {
       this.#fail(undefined, `invalid handshake response: ${result.message}`);
       return;
     }
+    if (channels.handshake.hasSubscribers) {
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(result.head.startLine);
+      channels.handshake.publish({
+        websocket: this.#owner,
+        url: this.#url.href,
+        status: status === null ? 0 : Number(status[1]),
+        headers: Object.fromEntries(result.head.headers),
+      });
+    }
+    if (this.#retryWithCredentials(result.head)) return;
     const outcome = validateServerResponse(result.head, this.#key, this.#protocols);
     this.#key = '';
     this.#protocols = NO_PROTOCOLS;
@@ -201,6 +251,7 @@ export class Connection implements ParserSink {
       return;
     }
     this.#clearTimer();
+    this.#releaseDial();
     this.#phase = Phase.OPEN;
     this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
     if (channels.open.hasSubscribers) {
@@ -236,14 +287,11 @@ export class Connection implements ParserSink {
       this.#handler.onClosingHandshakeStarted();
       this.#sendClose(code === CloseCode.NO_STATUS_RECEIVED ? undefined : code, undefined);
     }
-    // RFC 6455 §7.1.1: both Close frames are exchanged; the server should now close TCP. We
-    // half-close our side once our frames are out, and the close timer bounds the wait.
-    if (this.#pending !== null) {
-      this.#endWhenDrained = true;
-    } else {
-      this.#flush();
-      this.#socket.end();
-    }
+    // RFC 6455 §7.1.1: both Close frames are exchanged, and the server should now close TCP
+    // (so that it, not we, holds TIME_WAIT). We do not half-close first; we wait for its FIN, or
+    // for the linger to end.
+    if (this.#pending === null) this.#flush();
+    this.#startTimer(settings.closeLingerMs, Connection.#lingerEnded);
   }
 
   /** @internal The peer broke a rule: _Fail the WebSocket Connection_ with the code named. */
@@ -352,10 +400,6 @@ export class Connection implements ParserSink {
     }
     if (pending.length > 0) return;
     this.#pending = null;
-    if (this.#endWhenDrained) {
-      this.#flush();
-      this.#socket.end();
-    }
   }
 
   /** Frames `data` (which is not modified) into this tick's batch. */
@@ -443,7 +487,7 @@ export class Connection implements ParserSink {
     this.#batch = null;
     this.#batchBytes = 0;
     const socket = this.#socket;
-    if (socket.destroyed) return;
+    if (socket === null || socket.destroyed) return;
     const last = batch.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(batch[i]);
@@ -480,7 +524,13 @@ export class Connection implements ParserSink {
     if (channels.fail.hasSubscribers) {
       channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason, error });
     }
+    this.#releaseDial();
     const socket = this.#socket;
+    if (socket === null) {
+      // Failed before any socket was connected (DNS, the queue, TCP or TLS): nothing to close.
+      this.#closed(false);
+      return;
+    }
     if (this.#phase === Phase.OPEN && !this.#closeSent && code !== undefined) {
       this.#closeSent = true;
       this.#pending = null;
@@ -509,7 +559,12 @@ export class Connection implements ParserSink {
    * error (a reset), which our Close frame may not have survived. @see RFC 6455 §7.1.4
    */
   #onSocketClose(hadError: boolean): void {
+    this.#closed(hadError);
+  }
+
+  #closed(hadError: boolean): void {
     if (this.#phase === Phase.CLOSED) return;
+    this.#releaseDial();
     if (this.#phase === Phase.CONNECTING && !this.#failed) {
       this.#failed = true;
       if (channels.fail.hasSubscribers) {
@@ -533,6 +588,14 @@ export class Connection implements ParserSink {
     this.#handler.onClosed(this.#failed, wasClean, code, reason);
   }
 
+  /** The handshake has ended: give our place in the per-address queue to the next socket. */
+  #releaseDial(): void {
+    const dial = this.#dial;
+    if (dial === null) return;
+    this.#dial = null;
+    dial.cancel();
+  }
+
   #startTimer(ms: number, onTimeout: (connection: Connection) => void): void {
     this.#clearTimer();
     // Unref'd: the socket alone decides whether the process stays alive.
@@ -549,4 +612,22 @@ export class Connection implements ParserSink {
 
 function flushConnection(connection: Connection): void {
   connection.flushNow();
+}
+
+// A socket we dropped (the 401 retry) may still report an error; nobody is listening for it.
+function ignoreError(): void {}
+
+/**
+ * The origin our requests carry: that of a global `location` when the runtime has one (SSR
+ * frameworks, test runners), serialized (an opaque origin is "null"); none otherwise.
+ * @see https://websockets.spec.whatwg.org/#concept-websocket-establish (the client's origin)
+ */
+function clientOrigin(): string | null {
+  const location = (globalThis as { location?: { href?: unknown } }).location;
+  if (location === undefined || location === null || typeof location.href !== 'string') return null;
+  try {
+    return new URL(location.href).origin;
+  } catch {
+    return null;
+  }
 }

@@ -11,6 +11,7 @@ export const ChannelName = {
   open: 'polyfill:websocket:open',
   fail: 'polyfill:websocket:fail',
   close: 'polyfill:websocket:close',
+  handshake: 'polyfill:websocket:handshake',
 } as const;
 
 export const channels = {
@@ -24,4 +25,9 @@ export const channels = {
   fail: dc.channel(ChannelName.fail),
   /** `{ websocket, url, wasClean, code, reason }` when the connection is closed. */
   close: dc.channel(ChannelName.close),
+  /**
+   * `{ websocket, url, status, headers }` for every handshake response head read, 101 or not
+   * (headers by lower-case name, repeats joined with ", "), so a refusal's status can be seen.
+   */
+  handshake: dc.channel(ChannelName.handshake),
 };

@@ -36,26 +36,100 @@ export interface ClientRequestOptions {
   resource: string;
   key: string;
   protocols: readonly string[];
-  /** Extra header lines (already validated by the caller), e.g. for tests. */
-  extraHeaders?: readonly [string, string][];
+  /** The serialized origin for `Origin`, or null to send none. */
+  origin?: string | null;
+  /** `User-Agent`; `node` (what Node's own fetch sends) by default. */
+  userAgent?: string;
+  /** An `Authorization` value (the 401 retry's Basic credentials). */
+  authorization?: string;
+  /** The `Sec-WebSocket-Extensions` offer, if any. */
+  extensions?: string;
+  /**
+   * Extra header lines, already validated by the caller. `Host`, `Origin`, `User-Agent`,
+   * `Authorization` and `Cookie` replace ours, in our header's place; the rest follow ours.
+   */
+  extraHeaders?: readonly (readonly [string, string])[];
 }
 
+// Headers a caller may give in place of ours, by lower-case name.
+const REPLACEABLE = new Set(['host', 'origin', 'user-agent', 'authorization', 'cookie']);
+
 /**
- * The bytes of the client's opening handshake request.
+ * The bytes of the client's opening handshake request, with the headers in the order Chromium
+ * sends them (Host, Connection, Pragma, Cache-Control, User-Agent, Upgrade, Origin, Version,
+ * then where Chromium has Accept-Encoding and Accept-Language, which mean nothing here:
+ * Authorization and Cookie; then Key, Extensions, Protocol), and the caller's other headers last.
  * @see https://websockets.spec.whatwg.org/#concept-websocket-establish steps 3–10, RFC 6455 §4.1
  */
 export function buildClientRequest(options: ClientRequestOptions): string {
+  const given = new Map<string, (readonly [string, string])[]>();
+  let rest = '';
+  for (const header of options.extraHeaders ?? []) {
+    const lower = header[0].toLowerCase();
+    if (REPLACEABLE.has(lower)) {
+      const list = given.get(lower);
+      if (list === undefined) given.set(lower, [header]);
+      else list.push(header);
+    } else {
+      rest += `${header[0]}: ${header[1]}\r\n`;
+    }
+  }
+  // One of ours, or the caller's replacement for it (every line of it, in the order given).
+  const line = (name: string, ours: string | null | undefined): string => {
+    const replacement = given.get(name.toLowerCase());
+    if (replacement !== undefined) return replacement.map(([n, v]) => `${n}: ${v}\r\n`).join('');
+    return ours === null || ours === undefined ? '' : `${name}: ${ours}\r\n`;
+  };
   let head =
     `GET ${options.resource} HTTP/1.1\r\n` +
-    `Host: ${options.host}\r\n` +
-    'Upgrade: websocket\r\n' +
+    line('Host', options.host) +
     'Connection: Upgrade\r\n' +
-    `Sec-WebSocket-Key: ${options.key}\r\n` +
-    'Sec-WebSocket-Version: 13\r\n';
+    'Pragma: no-cache\r\n' +
+    'Cache-Control: no-cache\r\n' +
+    line('User-Agent', options.userAgent ?? 'node') +
+    'Upgrade: websocket\r\n' +
+    line('Origin', options.origin) +
+    'Sec-WebSocket-Version: 13\r\n' +
+    line('Authorization', options.authorization) +
+    line('Cookie', null) +
+    `Sec-WebSocket-Key: ${options.key}\r\n`;
+  if (options.extensions) head += `Sec-WebSocket-Extensions: ${options.extensions}\r\n`;
   // Fetch's "combine" joins repeated values with ", ".
   if (options.protocols.length > 0) head += `Sec-WebSocket-Protocol: ${options.protocols.join(', ')}\r\n`;
-  for (const [name, value] of options.extraHeaders ?? []) head += `${name}: ${value}\r\n`;
-  return head + '\r\n';
+  return head + rest + '\r\n';
+}
+
+/**
+ * `Basic base64(user:password)` for a URL's credentials: percent-decoded, then UTF-8, as Fetch
+ * and Chromium send them (a username alone gives `user:`).
+ * @see https://fetch.spec.whatwg.org/#http-network-or-cache-fetch, RFC 7617 §2
+ */
+export function basicCredentials(url: URL): string {
+  const pair = Buffer.concat([percentDecode(url.username), Buffer.from(':'), percentDecode(url.password)]);
+  return `Basic ${pair.toString('base64')}`;
+}
+
+/** URL's percent-decode: `%XX` becomes that byte, anything else its UTF-8. @see https://url.spec.whatwg.org/#percent-decode */
+function percentDecode(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  if (!bytes.includes(0x25)) return bytes;
+  const out = Buffer.allocUnsafe(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const hex = bytes[i] === 0x25 && i + 2 < bytes.length ? bytes.toString('latin1', i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[n++] = bytes[i];
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Whether a `WWW-Authenticate` value offers the Basic scheme among its challenges. @see RFC 7235 §4.1 */
+export function hasBasicChallenge(value: string | undefined): boolean {
+  return value !== undefined && /(?:^|,)[ \t]*basic(?:[ \t]|,|$)/i.test(value);
 }
 
 /** An HTTP message head: its first line and its headers (lower-case names, repeats joined by ", "). */

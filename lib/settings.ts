@@ -1,7 +1,7 @@
 /**
- * Process-wide knobs of the client. The WHATWG constructor takes no options, so these are the
- * only way to change them; they are read when a connection starts. Not part of the public API:
- * tests use them to shorten timeouts and to trust a test CA.
+ * Process-wide knobs of the client, read when a connection starts; the per-socket options of a
+ * WebSocketInit override the ones they name. Not part of the public API: tests use them to
+ * shorten timeouts and to trust a test CA.
  */
 import type { ConnectionOptions } from 'node:tls';
 import { Defaults } from './constants';
@@ -9,8 +9,10 @@ import { Defaults } from './constants';
 export const settings = {
   /** Time from the constructor until the handshake response has been validated. */
   handshakeTimeoutMs: 30_000,
-  /** Time, after our Close frame went out, to wait for the peer's Close frame and TCP close. */
-  closeTimeoutMs: 30_000,
+  /** Time, after our Close frame, for the server's Close frame (Chromium's kClosingHandshakeTimeoutSeconds). */
+  closeTimeoutMs: 60_000,
+  /** Time, once both Close frames are exchanged, for the server to close TCP (Chromium's kUnderlyingConnectionCloseTimeoutSeconds). */
+  closeLingerMs: 2_000,
   /** Largest incoming message; a larger one fails the connection with 1009. */
   maxMessageSize: Defaults.maxMessageSize as number,
   /** Largest handshake response head. */

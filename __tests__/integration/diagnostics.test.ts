@@ -38,8 +38,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** What was published about `ws`, in order. */
-const about = (ws: WebSocket): Published[] => published.filter((p) => p.message.websocket === ws);
+/** What was published about `ws`, in order (the handshake channel has tests of its own). */
+const about = (ws: WebSocket): Published[] => published.filter((p) => p.message.websocket === ws && p.channel !== 'handshake');
 
 /** The error event of `ws`, checked to carry nothing beyond a plain Event. */
 function expectBareErrorEvent(event: Event): void {

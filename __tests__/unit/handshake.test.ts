@@ -1,8 +1,10 @@
 import {
   acceptKeyFor,
+  basicCredentials,
   buildClientRequest,
   buildServerResponse,
   generateKey,
+  hasBasicChallenge,
   type HttpHead,
   HttpHeadReader,
   parseHead,
@@ -57,10 +59,13 @@ describe('buildClientRequest', () => {
     expect(buildClientRequest({ host: 'example.com', resource: '/chat?x=1', key: KEY, protocols: [] })).toBe(
       'GET /chat?x=1 HTTP/1.1\r\n' +
         'Host: example.com\r\n' +
-        'Upgrade: websocket\r\n' +
         'Connection: Upgrade\r\n' +
-        `Sec-WebSocket-Key: ${KEY}\r\n` +
+        'Pragma: no-cache\r\n' +
+        'Cache-Control: no-cache\r\n' +
+        'User-Agent: node\r\n' +
+        'Upgrade: websocket\r\n' +
         'Sec-WebSocket-Version: 13\r\n' +
+        `Sec-WebSocket-Key: ${KEY}\r\n` +
         '\r\n',
     );
   });
@@ -77,10 +82,13 @@ describe('buildClientRequest', () => {
     expect(text).toBe(
       'GET / HTTP/1.1\r\n' +
         'Host: 127.0.0.1:8080\r\n' +
-        'Upgrade: websocket\r\n' +
         'Connection: Upgrade\r\n' +
-        `Sec-WebSocket-Key: ${KEY}\r\n` +
+        'Pragma: no-cache\r\n' +
+        'Cache-Control: no-cache\r\n' +
+        'User-Agent: node\r\n' +
+        'Upgrade: websocket\r\n' +
         'Sec-WebSocket-Version: 13\r\n' +
+        `Sec-WebSocket-Key: ${KEY}\r\n` +
         'Sec-WebSocket-Protocol: chat, superchat\r\n' +
         'X-Test: yes\r\n' +
         '\r\n',
@@ -98,6 +106,68 @@ describe('buildClientRequest', () => {
     const request = validateClientRequest(parsed);
     expect(request).toMatchObject({ resource: '/p', key: KEY, protocols: ['a', 'b'] });
   });
+
+  test('Chromium order with every optional header; given Host, Origin, User-Agent, Authorization and Cookie take our place', () => {
+    const text = buildClientRequest({
+      host: 'example.com',
+      resource: '/',
+      key: KEY,
+      protocols: ['p'],
+      origin: 'https://app.example',
+      authorization: 'Basic dTpw',
+      extensions: 'permessage-deflate; client_max_window_bits',
+      extraHeaders: [
+        ['X-Api-Key', 'k'],
+        ['cookie', 'a=1'],
+        ['user-agent', 'mine/1'],
+        ['Origin', 'https://other.example'],
+      ],
+    });
+    expect(text.split('\r\n')).toEqual([
+      'GET / HTTP/1.1',
+      'Host: example.com',
+      'Connection: Upgrade',
+      'Pragma: no-cache',
+      'Cache-Control: no-cache',
+      'user-agent: mine/1',
+      'Upgrade: websocket',
+      'Origin: https://other.example',
+      'Sec-WebSocket-Version: 13',
+      'Authorization: Basic dTpw',
+      'cookie: a=1',
+      `Sec-WebSocket-Key: ${KEY}`,
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
+      'Sec-WebSocket-Protocol: p',
+      'X-Api-Key: k',
+      '',
+      '',
+    ]);
+  });
+});
+
+describe('basicCredentials and hasBasicChallenge', () => {
+  test.each([
+    ['ws://user:pass@h/', 'user:pass'],
+    ['ws://user@h/', 'user:'],
+    ['ws://us%20er:pa%20ss@h/', 'us er:pa ss'],
+    ['ws://%C3%BC:%E2%82%AC@h/', 'ü:€'],
+    ['ws://a:b%zz@h/', 'a:b%zz'],
+  ])('%s sends Basic base64(%j)', (url, pair) => {
+    expect(basicCredentials(new URL(url))).toBe(`Basic ${Buffer.from(pair, 'utf8').toString('base64')}`);
+  });
+
+  test.each([
+    ['Basic realm="x"', true],
+    ['basic', true],
+    ['Bearer realm="x", Basic realm="y"', true],
+    ['Bearer realm="Basic"', false],
+    ['Digest realm="x"', false],
+    ['Basically', false],
+  ])('WWW-Authenticate %j offers Basic: %s', (value, expected) => {
+    expect(hasBasicChallenge(value)).toBe(expected);
+  });
+  test('no WWW-Authenticate offers nothing', () => expect(hasBasicChallenge(undefined)).toBe(false));
+
 });
 
 describe('HttpHeadReader', () => {
