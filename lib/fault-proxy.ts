@@ -48,8 +48,8 @@ export function prng(seed: number): () => number {
 
 /** What happened on one proxied connection, for the test to compare with what the client saw. */
 export interface ProxyLog {
-  /** Bytes forwarded in each direction. */
-  forwarded: Record<Direction, number>;
+  /** Bytes forwarded in each direction so far. */
+  readonly forwarded: Record<Direction, number>;
   /** The fault that ended the connection, if one did. */
   fault: 'reset' | 'fin' | null;
   /** Resolves when both sockets are closed. */
@@ -178,7 +178,10 @@ class Pump {
 
   #forward(piece: Buffer): void {
     if (this.#connection.done) return;
-    if (piece.length > 0) this.passed += piece.length;
+    if (piece.length > 0) {
+      this.passed += piece.length;
+      this.#connection.log.forwarded[this.#direction] = this.passed;
+    }
     this.#watch(piece);
     const { stall, reset, fin } = this.#schedule;
     if (reset !== undefined && reset.direction === this.#direction && (reset.at === this.passed || (reset.at === 'after-close' && this.#closeSeen))) {
@@ -191,7 +194,7 @@ class Pump {
     }
     if (piece.length > 0) this.#to.write(piece);
     if (fin !== undefined && fin.direction === this.#direction && fin.at === this.passed) {
-      this.#connection.fault ??= 'fin';
+      this.#connection.log.fault ??= 'fin';
       this.#queue.length = 0;
       this.#from.removeAllListeners('data');
       this.#from.resume();
@@ -217,7 +220,6 @@ class ProxiedConnection {
   readonly client: net.Socket;
   readonly upstream: net.Socket;
   readonly #pumps: Pump[] = [];
-  fault: 'reset' | 'fin' | null = null;
   done = false;
   readonly log: ProxyLog;
 
@@ -234,23 +236,13 @@ class ProxiedConnection {
     const closed = Promise.all([once(client, 'close'), once(this.upstream, 'close')]).then(() => {
       this.done = true;
     });
-    const pumps = this.#pumps;
-    const self = this;
-    this.log = {
-      get forwarded() {
-        return { up: pumps[0].passed, down: pumps[1].passed };
-      },
-      get fault() {
-        return self.fault;
-      },
-      closed,
-    };
+    this.log = { forwarded: { up: 0, down: 0 }, fault: null, closed };
   }
 
   /** Resets both sides: the client and the server each see a TCP reset. */
   reset(): void {
-    if (this.fault !== null && this.fault !== 'fin') return;
-    this.fault = 'reset';
+    if (this.log.fault === 'reset') return;
+    this.log.fault = 'reset';
     this.done = true;
     for (const socket of [this.client, this.upstream]) {
       if (socket.destroyed) continue;
@@ -267,13 +259,15 @@ class ProxiedConnection {
  */
 export class FaultProxy {
   readonly server: net.Server;
+  /** The log of each connection, in order; empty when started with `keepLogs: false`. */
   readonly connections: ProxyLog[] = [];
+  #accepted = 0;
   readonly #sockets = new Set<net.Socket>();
 
-  private constructor(target: net.AddressInfo, scheduleFor: (index: number) => FaultSchedule) {
+  private constructor(target: net.AddressInfo, scheduleFor: (index: number) => FaultSchedule, keepLogs: boolean) {
     this.server = net.createServer({ allowHalfOpen: true }, (client) => {
-      const connection = new ProxiedConnection(client, target, scheduleFor(this.connections.length));
-      this.connections.push(connection.log);
+      const connection = new ProxiedConnection(client, target, scheduleFor(this.#accepted++));
+      if (keepLogs) this.connections.push(connection.log);
       for (const socket of [client, connection.upstream]) {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));
@@ -281,9 +275,12 @@ export class FaultProxy {
     });
   }
 
-  /** Starts a proxy in front of the server listening at `target`. */
-  static async start(target: net.AddressInfo, scheduleFor: (index: number) => FaultSchedule): Promise<FaultProxy> {
-    const proxy = new FaultProxy(target, scheduleFor);
+  /**
+   * Starts a proxy in front of the server listening at `target`. A long run passes
+   * `keepLogs: false`, so that the proxy holds nothing per finished connection.
+   */
+  static async start(target: net.AddressInfo, scheduleFor: (index: number) => FaultSchedule, options: { keepLogs?: boolean } = {}): Promise<FaultProxy> {
+    const proxy = new FaultProxy(target, scheduleFor, options.keepLogs !== false);
     proxy.server.listen(0, '127.0.0.1');
     await once(proxy.server, 'listening');
     return proxy;
