@@ -662,7 +662,8 @@ export class Connection implements ParserSink, DialHandler {
   /**
    * The heartbeat timer: every `interval` while anything arrives; after an interval with nothing
    * received, a Ping and `timeout` ms more; after those in silence too, the connection is failed.
-   * Silence is therefore noticed between one and two intervals after the last read.
+   * A Ping therefore goes out between one and two intervals after the last read, and a silent
+   * peer is failed `timeout` ms after it.
    */
   static #heartbeatTick(connection: Connection): void {
     connection.#heartbeatTimer = null;
@@ -689,15 +690,21 @@ export class Connection implements ParserSink, DialHandler {
       connection.#armHeartbeat(heartbeat.timeout);
       return;
     }
-    // The timeout passed in silence too. The event loop may have been blocked meanwhile, with
-    // the answer already waiting in the kernel: decide once the next poll phase has read it.
-    setImmediate(Connection.#heartbeatVerdict, connection);
+    // The timeout passed in silence too. But the event loop may have been blocked meanwhile (a
+    // long task, a loaded machine), with the answer unread in the kernel, or with our Ping not
+    // yet answered by a peer in this very process (a test server, a proxy): decide after two
+    // more turns of the loop, whose poll phases read the one and let the other answer.
+    setImmediate(Connection.#heartbeatVerdict, connection, 2);
   }
 
-  static #heartbeatVerdict(connection: Connection): void {
+  static #heartbeatVerdict(connection: Connection, turns: number): void {
     if (!connection.canSend || connection.#failed) return;
     if (connection.#received) {
       Connection.#heartbeatTick(connection);
+      return;
+    }
+    if (turns > 1) {
+      setImmediate(Connection.#heartbeatVerdict, connection, turns - 1);
       return;
     }
     // RFC 6455 §7.1.7 lets an endpoint omit the Close frame when the other side is unlikely to

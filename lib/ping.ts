@@ -23,7 +23,8 @@ const getReadyState = (Object.getOwnPropertyDescriptor(WebSocket.prototype, 'rea
  * is not OPEN, or closes before the Pong.
  * @see RFC 6455 §5.5.2
  */
-export function ping(ws: WebSocket, data?: string | ArrayBuffer | ArrayBufferView): Promise<number> {
+// `data` has a default so that ping.length counts only the required argument, as WebIDL's do.
+export function ping(ws: WebSocket, data: string | ArrayBuffer | ArrayBufferView = ''): Promise<number> {
   // 1. The brand check, and the state as of this call.
   const connection = openConnectionOf(ws);
   if (connection === undefined) throw new TypeError(`ping(): the first argument must be a WebSocket; got ${describe(ws)}.`);
@@ -51,7 +52,7 @@ function settle(resolve: (value: number) => void, reject: (reason: unknown) => v
 
 /** `data` as a fresh buffer of its bytes (taken now: the caller may change its buffer later). */
 function toPayload(data: unknown): Buffer {
-  if (data === undefined) return EMPTY;
+  if (data === '') return EMPTY;
   // Buffer.from replaces lone surrogates with U+FFFD, the USVString conversion.
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   const bytes = toBufferSource(data, 'ping()');
@@ -67,10 +68,14 @@ function notOpen(ws: WebSocket): DOMException {
   return new DOMException(`ping(): the WebSocket is ${state}; ${advice}.`, 'InvalidStateError');
 }
 
+/** Names a value's type for an error message. */
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return 'a function';
-  if (typeof value !== 'object') return typeof value === 'string' ? 'a string' : `${typeof value} ${String(value)}`;
-  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object';
+  if (typeof value === 'string') return 'a string';
+  if (typeof value !== 'object') return `${typeof value} ${String(value)}`;
+  const ctor = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor;
+  const name = typeof ctor?.name === 'string' ? ctor.name : '';
+  if (name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
