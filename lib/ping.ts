@@ -23,8 +23,9 @@ const getReadyState = (Object.getOwnPropertyDescriptor(WebSocket.prototype, 'rea
  * is not OPEN, or closes before the Pong.
  * @see RFC 6455 §5.5.2
  */
-// `data` has a default so that ping.length counts only the required argument, as WebIDL's do.
 export function ping(ws: WebSocket, data: string | ArrayBuffer | ArrayBufferView = ''): Promise<number> {
+  // (`data` has a default rather than `?`, so that ping.length is 1: only the required
+  // argument counts, as in WebIDL.)
   // 1. The brand check, and the state as of this call.
   const connection = openConnectionOf(ws);
   if (connection === undefined) throw new TypeError(`ping(): the first argument must be a WebSocket; got ${describe(ws)}.`);
