@@ -120,7 +120,22 @@ export declare const ChannelName: {
   readonly fail: 'polyfill:websocket:fail';
   readonly close: 'polyfill:websocket:close';
   readonly handshake: 'polyfill:websocket:handshake';
+  readonly ping: 'polyfill:websocket:ping';
+  readonly pong: 'polyfill:websocket:pong';
 };
+
+// --- ping() -----------------------------------------------------------------------------------
+
+/**
+ * Sends a Ping carrying `data` (empty by default, at most 125 bytes) and resolves with the round
+ * trip in ms once the Pong with the same payload arrives; Pings with one payload resolve in the
+ * order sent. Throws a TypeError for a non-WebSocket or another type of data, a `SyntaxError`
+ * DOMException over 125 bytes; rejects with an `InvalidStateError` DOMException when the socket
+ * is not OPEN or closes before the Pong. A function, not a method: the class stays the Standard's.
+ * Accepts the global `WebSocket` type too, which `import 'polyfill'` makes ours at run time.
+ * @see RFC 6455 §5.5.2
+ */
+export declare function ping(ws: WebSocket | globalThis.WebSocket, data?: string | ArrayBuffer | ArrayBufferView): Promise<number>;
 
 // The globals. A `var` may be declared many times only if every declaration has the identical
 // type (else TS2403), and @types/node 20+ declares `var WebSocket` (24 also `CloseEvent`) while

@@ -9,7 +9,7 @@ import { CloseCode, EMPTY, Opcode } from './constants';
 import { channels } from './diagnostics';
 import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeFrameHead, writeMaskedFrame } from './frame';
 import { basicCredentials, buildClientRequest, generateKey, hasBasicChallenge, HttpHeadReader, validateServerResponse } from './handshake';
-import type { ConnectOptions } from './options';
+import type { ConnectOptions, HeartbeatConfig } from './options';
 import { FrameParser, type ParserSink } from './parser';
 import { settings } from './settings';
 import { Dial, type DialHandler } from './transport';
@@ -27,6 +27,12 @@ export interface ConnectionHandler {
   /** _The WebSocket Connection is Closed_ (RFC 6455 §7.1.4); `failed` if it was failed. */
   onClosed(failed: boolean, wasClean: boolean, code: number, reason: string): void;
 }
+
+/**
+ * Told the round trip of a Ping in ms when the Pong with its payload arrives, or `null` when the
+ * connection closes first.
+ */
+export type PongCallback = (roundTripMs: number | null) => void;
 
 const Phase = { CONNECTING: 0, OPEN: 1, CLOSED: 2 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -104,6 +110,16 @@ export class Connection implements ParserSink, DialHandler {
   #onBatchWritten: ((error?: Error | null) => void) | null = null;
   // Frames waiting behind a Blob being read; null when nothing waits.
   #pending: Pending[] | null = null;
+
+  // Pings and the heartbeat. #received is set by every read after the handshake and cleared by
+  // the heartbeat timer, so that a busy connection costs one store per read and no timer reset.
+  #received = false;
+  #heartbeatTimer: NodeJS.Timeout | null = null;
+  #heartbeatPinged = false; // the running heartbeat timer is the timeout after a Ping
+  #heartbeatUnanswered = false; // a heartbeat Ping is in #pongWaiters
+  // Pings awaiting their Pong, by payload (latin1: one character per byte), as flat
+  // [sentAt, callback] pairs in send order; a null callback is a heartbeat Ping. Null when empty.
+  #pongWaiters: Map<string, (number | PongCallback | null)[]> | null = null;
 
   /**
    * @param url a `ws:` or `wss:` URL without fragment, already validated by the caller.
@@ -221,6 +237,7 @@ export class Connection implements ParserSink, DialHandler {
 
   #onData(chunk: Buffer): void {
     if (this.#parser !== null) {
+      this.#received = true; // a sign of life for the heartbeat
       this.#parser.push(chunk);
       return;
     }
@@ -254,6 +271,7 @@ export class Connection implements ParserSink, DialHandler {
     this.#releaseDial();
     this.#phase = Phase.OPEN;
     this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
+    if (this.#options.heartbeat !== null) this.#armHeartbeat(this.#options.heartbeat.interval);
     if (channels.open.hasSubscribers) {
       channels.open.publish({ websocket: this.#owner, url: this.#url.href, ...outcome });
     }
@@ -271,11 +289,34 @@ export class Connection implements ParserSink, DialHandler {
 
   /** @internal RFC 6455 §5.5.2: answer a Ping with a Pong carrying its payload. */
   onPing(payload: Buffer): void {
+    if (channels.ping.hasSubscribers) {
+      channels.ping.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+    }
     if (!this.#closeSent) this.#enqueue(Opcode.PONG, payload, 0);
   }
 
-  /** @internal Unsolicited or answering Pongs need nothing (RFC 6455 §5.5.3). */
-  onPong(): void {}
+  /**
+   * @internal RFC 6455 §5.5.3: a Pong answers the oldest of our Pings with its payload; an
+   * unsolicited one (no such Ping) needs nothing.
+   */
+  onPong(payload: Buffer): void {
+    if (channels.pong.hasSubscribers) {
+      channels.pong.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+    }
+    const waiters = this.#pongWaiters;
+    if (waiters === null) return;
+    const key = payload.toString('latin1');
+    const queue = waiters.get(key);
+    if (queue === undefined) return;
+    const sentAt = queue.shift() as number;
+    const callback = queue.shift() as PongCallback | null;
+    if (queue.length === 0) {
+      waiters.delete(key);
+      if (waiters.size === 0) this.#pongWaiters = null;
+    }
+    if (callback === null) this.#heartbeatUnanswered = false;
+    else callback(performance.now() - sentAt);
+  }
 
   /** @internal RFC 6455 §5.5.1: a Close frame arrived. */
   onClose(code: number, reason: string): void {
@@ -374,6 +415,28 @@ export class Connection implements ParserSink, DialHandler {
    */
   abort(reason: string): void {
     this.#fail(undefined, reason);
+  }
+
+  /**
+   * Sends a Ping carrying `payload` (at most 125 bytes, which nobody changes afterwards), behind
+   * the messages already sent, and tells `onPong` the round trip, measured from this call, when a
+   * Pong with the same payload answers it. Pongs answer the Pings of one payload in the order
+   * sent. Returns false, sending nothing, once the closing handshake has begun.
+   * @see RFC 6455 §5.5.2
+   */
+  ping(payload: Buffer, onPong: PongCallback): boolean {
+    if (!this.canSend) return false;
+    this.#sendPing(payload, onPong);
+    return true;
+  }
+
+  #sendPing(payload: Buffer, onPong: PongCallback | null): void {
+    const key = payload.toString('latin1');
+    const waiters = (this.#pongWaiters ??= new Map());
+    const queue = waiters.get(key);
+    if (queue === undefined) waiters.set(key, [performance.now(), onPong]);
+    else queue.push(performance.now(), onPong);
+    this.#enqueue(Opcode.PING, payload, 0);
   }
 
   #sendClose(code: number | undefined, reason: Uint8Array | undefined): void {
@@ -586,6 +649,90 @@ export class Connection implements ParserSink, DialHandler {
       channels.close.publish({ websocket: this.#owner, url: this.#url.href, wasClean, code, reason });
     }
     this.#handler.onClosed(this.#failed, wasClean, code, reason);
+    this.#endPings();
+  }
+
+  // --- heartbeat -------------------------------------------------------------------------------
+
+  #armHeartbeat(ms: number): void {
+    // Unref'd, as all our timers: only the socket keeps the process alive.
+    this.#heartbeatTimer = setTimeout(Connection.#heartbeatTick, ms, this).unref();
+  }
+
+  /**
+   * The heartbeat timer: every `interval` while anything arrives; after an interval with nothing
+   * received, a Ping and `timeout` ms more; after those in silence too, the connection is failed.
+   * A Ping therefore goes out between one and two intervals after the last read, and a silent
+   * peer is failed `timeout` ms after it.
+   */
+  static #heartbeatTick(connection: Connection): void {
+    connection.#heartbeatTimer = null;
+    // The closing handshake has timers of its own, and no Pong would answer during it.
+    if (!connection.canSend || connection.#failed) return;
+    const heartbeat = connection.#options.heartbeat as HeartbeatConfig;
+    // Any frame (or part of one) is a sign of life, a Pong as much as data. While reading is
+    // paused for backpressure, silence says nothing about the peer.
+    if (connection.#received || connection.#socket?.isPaused() === true) {
+      connection.#received = false;
+      connection.#heartbeatPinged = false;
+      connection.#armHeartbeat(heartbeat.interval);
+      return;
+    }
+    if (!connection.#heartbeatPinged) {
+      // An interval without anything received: ask for a sign of life with an empty Ping. An
+      // earlier heartbeat Ping still unanswered asks as well, so at most one is outstanding (a
+      // peer that never answers Pings does not grow #pongWaiters).
+      connection.#heartbeatPinged = true;
+      if (!connection.#heartbeatUnanswered) {
+        connection.#heartbeatUnanswered = true;
+        connection.#sendPing(EMPTY, null);
+      }
+      connection.#armHeartbeat(heartbeat.timeout);
+      return;
+    }
+    // The timeout passed in silence too. But the event loop may have been blocked meanwhile (a
+    // long task, a loaded machine), with the answer unread in the kernel, or with our Ping not
+    // yet answered by a peer in this very process (a test server, a proxy): decide after two
+    // more turns of the loop, whose poll phases read the one and let the other answer.
+    setImmediate(Connection.#heartbeatVerdict, connection, 2);
+  }
+
+  static #heartbeatVerdict(connection: Connection, turns: number): void {
+    if (!connection.canSend || connection.#failed) return;
+    if (connection.#received) {
+      Connection.#heartbeatTick(connection);
+      return;
+    }
+    if (turns > 1) {
+      setImmediate(Connection.#heartbeatVerdict, connection, turns - 1);
+      return;
+    }
+    // RFC 6455 §7.1.7 lets an endpoint omit the Close frame when the other side is unlikely to
+    // receive it. A peer silent this long is presumed gone: a Close frame could not be answered,
+    // and waiting for it to drain would hold back the close event the heartbeat exists to give.
+    // So TCP is closed at once (error, then close 1006, not clean).
+    const { interval, timeout } = connection.#options.heartbeat as HeartbeatConfig;
+    connection.#fail(undefined, `heartbeat: nothing received for ${interval} ms, nor within ${timeout} ms after a Ping; the peer is presumed dead`);
+  }
+
+  /** The connection is closed: stop the heartbeat, and tell every Ping still waiting. */
+  #endPings(): void {
+    if (this.#heartbeatTimer !== null) {
+      clearTimeout(this.#heartbeatTimer);
+      this.#heartbeatTimer = null;
+    }
+    const waiters = this.#pongWaiters;
+    if (waiters === null) return;
+    this.#pongWaiters = null;
+    // In the order the Pings were sent, across payloads.
+    const left: [number, PongCallback][] = [];
+    for (const queue of waiters.values()) {
+      for (let i = 0; i < queue.length; i += 2) {
+        if (queue[i + 1] !== null) left.push([queue[i] as number, queue[i + 1] as PongCallback]);
+      }
+    }
+    left.sort((a, b) => a[0] - b[0]);
+    for (const [, callback] of left) callback(null);
   }
 
   /** The handshake has ended: give our place in the per-address queue to the next socket. */

@@ -12,6 +12,8 @@ export const ChannelName = {
   fail: 'polyfill:websocket:fail',
   close: 'polyfill:websocket:close',
   handshake: 'polyfill:websocket:handshake',
+  ping: 'polyfill:websocket:ping',
+  pong: 'polyfill:websocket:pong',
 } as const;
 
 export const channels = {
@@ -30,4 +32,8 @@ export const channels = {
    * (headers by lower-case name, repeats joined with ", "), so a refusal's status can be seen.
    */
   handshake: dc.channel(ChannelName.handshake),
+  /** `{ websocket, url, data }` for every Ping received; `data` is a copy of its payload. */
+  ping: dc.channel(ChannelName.ping),
+  /** `{ websocket, url, data }` for every Pong received, answering or not; `data` as for ping. */
+  pong: dc.channel(ChannelName.pong),
 };

@@ -60,7 +60,7 @@ export function defaultConnectOptions(protocols: readonly string[]): ConnectOpti
     handshakeTimeout: settings.handshakeTimeoutMs,
     maxPayload: settings.maxMessageSize,
     perMessageDeflate: { threshold: 0 },
-    heartbeat: null,
+    heartbeat: settings.heartbeat,
     socketPath: null,
     parallelConnect: false,
   });

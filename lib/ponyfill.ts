@@ -1,7 +1,9 @@
 /**
- * The side-effect-free entry (`polyfill/ponyfill`): the classes, without touching globalThis.
+ * The side-effect-free entry (`polyfill/ponyfill`): the classes and `ping()`, without touching
+ * globalThis.
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
 export { WebSocket, type BinaryType } from './websocket';
 export { CloseEvent, type CloseEventInit } from './events';
 export { ChannelName } from './diagnostics';
+export { ping } from './ping';

@@ -46,6 +46,8 @@ export interface TestServerOptions {
   respond?: HandshakeResponder;
   /** Answer a client's Close frame with one and close TCP (default true). */
   answerClose?: boolean;
+  /** Answer a client's Ping with a Pong (default true); false makes a peer that never answers. */
+  answerPings?: boolean;
   /** Host to bind; default 127.0.0.1. */
   host?: string;
   /** Keep our side of TCP open when the client half-closes (a server that never closes TCP). */
@@ -110,6 +112,7 @@ export class ServerConnection implements ParserSink {
   readonly #parser = new FrameParser(this, { role: 'server' });
   readonly #echo: boolean;
   readonly #answerClose: boolean;
+  readonly #answerPings: boolean;
   #closeSent = false;
   // With fastEcho: the echoes of the current read, as [opcode, payload] pairs; else null.
   readonly #echoes: (number | Buffer)[] | null;
@@ -120,6 +123,7 @@ export class ServerConnection implements ParserSink {
     this.request = request;
     this.#echo = options.mode !== 'script';
     this.#answerClose = options.answerClose !== false;
+    this.#answerPings = options.answerPings !== false;
     this.#echoes = fastEcho(options) ? [] : null;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     if (this.#echoes === null) socket.on('end', () => this.events.push({ type: 'end' }));
@@ -223,6 +227,11 @@ export class ServerConnection implements ParserSink {
     this.sendFrame(Opcode.PING, payload);
   }
 
+  /** Sends a Pong, answering a Ping or unsolicited. */
+  pong(payload: Uint8Array = EMPTY): void {
+    this.sendFrame(Opcode.PONG, payload);
+  }
+
   /** Sends a Close frame (no body when `code` is omitted). */
   close(code?: number, reason = ''): void {
     this.#closeSent = true;
@@ -253,7 +262,7 @@ export class ServerConnection implements ParserSink {
   onPing(data: Buffer): void {
     if (this.#echoes !== null) this.#writeEchoes(); // keep the Pong behind earlier echoes
     if (this.#echoes === null) this.events.push({ type: 'ping', data: Buffer.from(data) });
-    if (!this.#closeSent) this.sendFrame(Opcode.PONG, data);
+    if (!this.#closeSent && this.#answerPings) this.sendFrame(Opcode.PONG, data);
   }
 
   /** @internal */

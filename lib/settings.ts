@@ -21,4 +21,6 @@ export const settings = {
   keepAliveMs: 45_000,
   /** Extra options for `tls.connect` (for example `ca`). Verification cannot be turned off here by accident: it is on unless `rejectUnauthorized: false` is given. */
   tls: {} as ConnectionOptions,
+  /** Dead-peer detection for sockets whose options do not set `heartbeat`; null (off) by default, as browsers send no Pings. */
+  heartbeat: null as { readonly interval: number; readonly timeout: number } | null,
 };

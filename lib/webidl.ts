@@ -105,22 +105,35 @@ export type SendData = { kind: 'text'; value: string } | { kind: 'bytes'; value:
 export function toSendData(value: unknown): SendData {
   if (typeof value === 'object' && value !== null) {
     if (value instanceof Blob) return { kind: 'blob', value };
-    if (types.isArrayBuffer(value)) {
-      if ((value as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a resizable ArrayBuffer is not allowed');
-      // A detached buffer holds no bytes (and cannot back a new view): an empty message.
-      return { kind: 'bytes', value: value.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(value) };
-    }
-    if (ArrayBuffer.isView(value)) {
-      const buffer = value.buffer;
-      if (types.isSharedArrayBuffer(buffer)) throw new TypeError('send(): a view on a SharedArrayBuffer is not allowed');
-      if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError('send(): a view on a resizable ArrayBuffer is not allowed');
-      // Checked on the buffer first: a DataView on a detached buffer throws on byteLength.
-      if (buffer.byteLength === 0) return { kind: 'bytes', value: new Uint8Array(0) };
-      return { kind: 'bytes', value: new Uint8Array(buffer, value.byteOffset, value.byteLength) };
-    }
-    if (types.isSharedArrayBuffer(value)) throw new TypeError('send(): a SharedArrayBuffer is not allowed; copy it into an ArrayBuffer');
+    const bytes = toBufferSource(value, 'send()');
+    if (bytes !== undefined) return { kind: 'bytes', value: bytes };
   }
   return { kind: 'text', value: toDOMString(value) };
+}
+
+/**
+ * WebIDL `BufferSource`: a view on the bytes of an ArrayBuffer or ArrayBufferView (not a copy),
+ * or `undefined` for any other value. Shared and resizable buffers are not BufferSources: a
+ * TypeError naming `member`. A detached buffer holds no bytes.
+ * @see https://webidl.spec.whatwg.org/#BufferSource
+ */
+export function toBufferSource(value: unknown, member: string): Uint8Array | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (types.isArrayBuffer(value)) {
+    if ((value as { resizable?: boolean }).resizable === true) throw new TypeError(`${member}: a resizable ArrayBuffer is not allowed`);
+    // A detached buffer cannot back a new view.
+    return value.byteLength === 0 ? new Uint8Array(0) : new Uint8Array(value);
+  }
+  if (ArrayBuffer.isView(value)) {
+    const buffer = value.buffer;
+    if (types.isSharedArrayBuffer(buffer)) throw new TypeError(`${member}: a view on a SharedArrayBuffer is not allowed`);
+    if ((buffer as { resizable?: boolean }).resizable === true) throw new TypeError(`${member}: a view on a resizable ArrayBuffer is not allowed`);
+    // Checked on the buffer first: a DataView on a detached buffer throws on byteLength.
+    if (buffer.byteLength === 0) return new Uint8Array(0);
+    return new Uint8Array(buffer, value.byteOffset, value.byteLength);
+  }
+  if (types.isSharedArrayBuffer(value)) throw new TypeError(`${member}: a SharedArrayBuffer is not allowed; copy it into an ArrayBuffer`);
+  return undefined;
 }
 
 /** The TypeError a member throws when called on an object that is not of its interface. */

@@ -38,6 +38,13 @@ const messageQueue: unknown[] = [];
 let messageHead = 0;
 
 /**
+ * @internal For ping.ts, which must reach a socket's connection without a visible member: the
+ * connection of an OPEN WebSocket, `null` for a WebSocket in another state, `undefined` for any
+ * value that is not a WebSocket. Assigned in the class's static block.
+ */
+export let openConnectionOf: (value: unknown) => Connection | null | undefined;
+
+/**
  * A WebSocket client with the behaviour the WHATWG WebSockets Standard defines.
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
@@ -66,6 +73,14 @@ export class WebSocket extends EventTarget {
   #onmessage: EventHandlerValue = null;
   #onerror: EventHandlerValue = null;
   #onclose: EventHandlerValue = null;
+
+  static {
+    openConnectionOf = (value) => {
+      if (typeof value !== 'object' || value === null || !(#url in value)) return undefined;
+      const ws = value as WebSocket;
+      return ws.#readyState === ReadyState.OPEN ? ws.#connection : null;
+    };
+  }
 
   /**
    * The constructor steps.

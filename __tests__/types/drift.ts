@@ -29,3 +29,9 @@ check<Extends<Parameters<shipped.WebSocket['close']>, Parameters<impl.WebSocket[
 check<Extends<Pick<impl.WebSocket, 'url' | 'readyState' | 'bufferedAmount' | 'extensions' | 'protocol' | 'binaryType'>, Pick<shipped.WebSocket, 'url' | 'readyState' | 'bufferedAmount' | 'extensions' | 'protocol' | 'binaryType'>>>();
 check<Extends<Pick<typeof impl.WebSocket, 'CONNECTING' | 'OPEN' | 'CLOSING' | 'CLOSED'>, Pick<typeof shipped.WebSocket, 'CONNECTING' | 'OPEN' | 'CLOSING' | 'CLOSED'>>>();
 check<Extends<Pick<impl.CloseEvent, 'code' | 'reason' | 'wasClean'>, Pick<shipped.CloseEvent, 'code' | 'reason' | 'wasClean'>>>();
+
+// ping(): the payloads the types allow are taken, and the result is the same. (The socket
+// parameter cannot be compared: the implementation's class is nominal, through its #fields.)
+check<Extends<Parameters<typeof shipped.ping>[1], Parameters<typeof impl.ping>[1]>>();
+check<Same<ReturnType<typeof shipped.ping>, ReturnType<typeof impl.ping>>>();
+check<Extends<Parameters<typeof shipped.ping>['length'], Parameters<typeof impl.ping>['length']>>();

@@ -1,6 +1,7 @@
 // Browser-style code against the globals that `import 'polyfill'` installs. Compiled by
 // __tests__/types.test.ts in every setup of the matrix (tsconfig.node-*.json); never run.
 import 'polyfill';
+import { ping } from 'polyfill';
 
 export function connect(url: string): WebSocket {
   const ws = new WebSocket(url, ['a']);
@@ -49,6 +50,14 @@ export function connect(url: string): WebSocket {
   // @ts-expect-error OPEN is the constant 1
   const two: 2 = WebSocket.OPEN;
   void two;
+
+  // ping(), on the global socket type (lib.dom's or @types/node's).
+  const roundTrip: Promise<number> = ping(ws);
+  void [roundTrip, ping(ws, 'x'), ping(ws, new Uint8Array(1)), ping(ws, new ArrayBuffer(1)), ping(ws, new DataView(new ArrayBuffer(1)))];
+  // @ts-expect-error a payload is a string or a BufferSource
+  void ping(ws, 42);
+  // @ts-expect-error the socket is required
+  void ping();
 
   return ws;
 }

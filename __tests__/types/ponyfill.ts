@@ -1,5 +1,5 @@
 // Code using the side-effect-free entry. Compiled in every setup of the matrix; never run.
-import { ChannelName, CloseEvent, WebSocket, type BinaryType, type CloseEventInit } from 'polyfill/ponyfill';
+import { ChannelName, CloseEvent, WebSocket, ping, type BinaryType, type CloseEventInit } from 'polyfill/ponyfill';
 // @ts-expect-error the helper types of index.d.ts stay private
 import type { EventListenerLike } from 'polyfill/ponyfill';
 
@@ -42,6 +42,13 @@ export function connect(url: string): WebSocket {
   ChannelName.fail = 'x';
   // @ts-expect-error protocols are strings
   new WebSocket(url, [1]);
+
+  // ping() and its channels.
+  const roundTrip: Promise<number> = ping(ws, new Uint16Array(2));
+  const channels: ['polyfill:websocket:ping', 'polyfill:websocket:pong'] = [ChannelName.ping, ChannelName.pong];
+  void [roundTrip, channels];
+  // @ts-expect-error ping() takes a WebSocket
+  void ping({}, 'x');
 
   return ws;
 }
