@@ -138,7 +138,7 @@ export declare const ChannelName: {
 export declare function ping(ws: WebSocket | globalThis.WebSocket, data?: string | ArrayBuffer | ArrayBufferView): Promise<number>;
 
 // The globals. A `var` may be declared many times only if every declaration has the identical
-// type (else TS2403), and @types/node 20+ declares `var WebSocket` (24 also `CloseEvent`) while
+// type (else TS2403), and @types/node 20+ declares `var WebSocket` (24 and 26 also `CloseEvent`) while
 // lib.dom declares both. So these copy @types/node's conditional form: lib.dom's type when
 // lib.dom is loaded, else undici's, which is what @types/node says. Identical declarations
 // merge with whichever of them the consumer has; a type of our own would conflict.
@@ -146,10 +146,10 @@ export declare function ping(ws: WebSocket | globalThis.WebSocket, data?: string
 // One step differs: @types/node 18 declares neither global, and the undici-types 5 it depends
 // on types events wrongly without lib.dom (its `Event` is the constructor's type, so `e.type`
 // and `ws.dispatchEvent` fail). There, and only there (undici-types 5 has no `EventSource`;
-// 6 and 7, which come with @types/node 20+, do), the globals are typed as our classes.
+// 6 to 8, which come with @types/node 20+, do), the globals are typed as our classes.
 //
 // This file also types `polyfill/ponyfill`, which leaves globalThis alone. That is harmless:
-// with lib.dom or @types/node 24 these lines add nothing that is not declared already; with
+// with lib.dom or @types/node 24 or 26 these lines add nothing that is not declared already; with
 // @types/node 20 or 22 they add only `CloseEvent` next to the `WebSocket` declared already;
 // only with @types/node 18 and no lib.dom do ponyfill users see globals Node 18 lacks.
 //

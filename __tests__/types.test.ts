@@ -20,6 +20,8 @@ const setups = [
   'node-22-dom',
   'node-24',
   'node-24-dom',
+  'node-26',
+  'node-26-dom',
   'bundler',
   // index.d.ts against the implementation in lib/, so the two cannot drift apart.
   'drift',

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the whole jest suite once under each other Node version users run: 18, 22 and 24 from
-// the node-18/node-22/node-24 devDependencies (`npm test` covers the machine's Node 20; pass
-// --with-20 to run it here too). Jest's workers inherit the binary that
-// runs jest, so every test file runs on that version. node-versions.test.ts is left out: it
-// spawns all four versions itself, whichever Node runs it. Extra arguments go to jest.
+// Runs the whole jest suite once under each other Node version users run: 18, 22, 24 and 26 from
+// the node-18/node-22/node-24/node-26 devDependencies (`npm test` covers the machine's Node 20;
+// pass --with-20 to run it here too). One version after another: jest already keeps a worker
+// busy, and the machine may have two cores only. Jest's workers inherit the binary that runs
+// jest, so every test file runs on that version. node-versions.test.ts is left out: it spawns
+// all five versions itself, whichever Node runs it. Extra arguments go to jest.
 //   node scripts/test-node-versions.js [jest args...]
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -12,7 +13,9 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const with20 = process.argv.includes('--with-20');
-const majors = with20 ? [18, 20, 22, 24] : [18, 22, 24];
+/** The versions that come from node_modules' node-N devDependencies. */
+const fromModules = [18, 22, 24, 26];
+const majors = with20 ? [18, 20, 22, 24, 26] : fromModules;
 const jestArgs = process.argv.slice(2).filter((arg) => arg !== '--with-20');
 
 /** The first binary of each major among node_modules' node-N packages and every `node` on PATH. */
@@ -20,7 +23,7 @@ function findNodes() {
   // Every PATH entry: npm puts node_modules/.bin first, where the node-N packages link their
   // binaries as `node`, so the first `node` on PATH may be any of them.
   const onPath = (process.env.PATH || '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'node'));
-  const candidates = [18, 22, 24].map((major) => path.join(root, `node_modules/node-${major}/bin/node`)).concat(process.execPath, onPath);
+  const candidates = fromModules.map((major) => path.join(root, `node_modules/node-${major}/bin/node`)).concat(process.execPath, onPath);
   const found = new Map();
   for (const node of candidates) {
     if (!fs.existsSync(node)) continue;

@@ -13,8 +13,9 @@ import { TestServer } from '../../lib/server';
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(__dirname, '..', 'fixtures', 'install');
 const distIndex = path.join(root, 'dist', 'index.js');
-// Node 22 has a native WebSocket: the case where installing must replace one.
-const node22 = path.join(root, 'node_modules', 'node-22', 'bin', 'node');
+// Node 22 and later have a native WebSocket (undici 6 on 22, 7 on 24, 8 on 26): the cases where
+// installing must replace one.
+const nativeNodes = [22, 24, 26].map((major) => ({ major, node: path.join(root, 'node_modules', `node-${major}`, 'bin', 'node') }));
 
 /** The property attributes WebIDL gives interface objects on the global. */
 const interfaceObject = { type: 'function', writable: true, enumerable: false, configurable: true };
@@ -129,16 +130,16 @@ test('the ponyfill entry leaves globalThis alone and exports working classes', a
   expect(report.echo).toMatchObject({ data: 'hello from a child process', code: 1000, wasClean: true });
 });
 
-describe('on Node 22, which has a native WebSocket', () => {
+describe.each(nativeNodes)('on Node $major, which has a native WebSocket', ({ node }) => {
   test('the main entry replaces the native WebSocket with ours, with the same property attributes', async () => {
-    const report = await run([fixture('require.cjs'), server.url()], node22);
+    const report = await run([fixture('require.cjs'), server.url()], node);
     expect(report.before).toEqual({ typeofWebSocket: 'function', webSocket: interfaceObject });
     expect(report.replacedNative).toBe(true);
     expectInstalled(report);
   });
 
   test('the ponyfill entry leaves the native WebSocket in place', async () => {
-    const report = await run([fixture('ponyfill.cjs'), server.url()], node22);
+    const report = await run([fixture('ponyfill.cjs'), server.url()], node);
     expect(report.unchanged).toBe(true);
     expect(report.typeofWebSocket).toBe('function');
     expect(report.ours).toBe(false);

@@ -1,9 +1,9 @@
 /**
  * Every Node version users run: the key end-to-end scripts of the lifecycle tests, each in a
- * child process of Node 18, 20, 22 and 24 (the binaries come from the `node-18`/`node-22`/
- * `node-24` devDependencies; 20 is the `node` on PATH), against a TestServer in this process.
- * On 22 and 24, which ship a native WebSocket, ours must replace it, and the types of
- * `polyfill/worker` must compile against their @types/node.
+ * child process of Node 18, 20, 22, 24 and 26 (the binaries come from the `node-18`/`node-22`/
+ * `node-24`/`node-26` devDependencies; 20 is the `node` on PATH), against a TestServer in this
+ * process. On 22, 24 and 26, which ship undici's WebSocket as a global, ours must replace it, and
+ * the types of `polyfill/worker` must compile against their @types/node.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,20 +12,24 @@ import * as path from 'node:path';
 import { TestServer } from '../../lib/server';
 import { fixture, ROOT, runToEnd, type Line } from '../fixtures/lifecycle/child';
 
+/** The Node versions of the matrix. */
+const MAJORS = [18, 20, 22, 24, 26];
+
 /**
- * The Node binary of each major version. 18, 22 and 24 come from node_modules; 20 is a `node` on
+ * The undici major bundled by each Node version that ships its WebSocket as a global
+ * (`process.versions.undici`): the native WebSocket ours replaces.
+ */
+const UNDICI: Record<number, number> = { 22: 6, 24: 7, 26: 8 };
+
+/**
+ * The Node binary of each major version. 18, 22, 24 and 26 come from node_modules; 20 is a `node` on
  * PATH. Every directory of PATH is searched, because npm puts node_modules/.bin first, and the
  * node-N packages each link their binary there as `node`.
  */
 function nodeBinaries(): { major: number; node: string }[] {
   const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'node'));
-  const candidates = [
-    path.join(ROOT, 'node_modules/node-18/bin/node'),
-    path.join(ROOT, 'node_modules/node-22/bin/node'),
-    path.join(ROOT, 'node_modules/node-24/bin/node'),
-    process.execPath,
-    ...onPath,
-  ];
+  const fromModules = MAJORS.filter((major) => major !== 20).map((major) => path.join(ROOT, `node_modules/node-${major}/bin/node`));
+  const candidates = [...fromModules, process.execPath, ...onPath];
   const byMajor = new Map<number, string>();
   for (const node of candidates) {
     if (!fs.existsSync(node)) continue;
@@ -38,7 +42,7 @@ function nodeBinaries(): { major: number; node: string }[] {
     const major = Number(/^v(\d+)\./.exec(version)?.[1]);
     if (!byMajor.has(major)) byMajor.set(major, node);
   }
-  return [18, 20, 22, 24].map((major) => ({ major, node: byMajor.get(major) ?? '' }));
+  return MAJORS.map((major) => ({ major, node: byMajor.get(major) ?? '' }));
 }
 
 const NODES = nodeBinaries();
@@ -49,7 +53,7 @@ beforeEach(async () => {
 });
 afterEach(() => server.close());
 
-test('Node 18, 20, 22 and 24 are all available to run the tests', () => {
+test('Node 18, 20, 22, 24 and 26 are all available to run the tests', () => {
   expect(NODES.filter(({ node }) => node === '').map(({ major }) => major)).toEqual([]);
 });
 
@@ -66,10 +70,12 @@ describe.each(NODES)('Node $major', ({ major, node }) => {
     expect(result.lines[3]).toEqual({ event: 'close', code: 1000, reason: 'done', wasClean: true });
   });
 
-  test(`the global WebSocket is ours${major >= 22 ? ', replacing the native one' : ''}, and runs our engine`, async () => {
+  test(`the global WebSocket is ours${major >= 22 ? `, replacing undici ${UNDICI[major]}'s native one` : ''}, and runs our engine`, async () => {
     const result = await runToEnd([fixture('native-replaced.js'), server.url()], { node });
     expect(result.code).toBe(0);
-    expect(result.lines[0]).toEqual({
+    const { undici, ...globals } = result.lines[0];
+    if (major >= 22) expect(undici).toMatch(new RegExp(`^${UNDICI[major]}\\.`));
+    expect(globals).toEqual({
       event: 'globals',
       version: expect.stringMatching(new RegExp(`^v${major}\\.`)),
       // Node 22 ships WebSocket, Node 23+ CloseEvent too.
@@ -122,12 +128,12 @@ describe.each(NODES)('Node $major', ({ major, node }) => {
   });
 });
 
-// The worker entry's types, as a consumer compiles them, against @types/node 22 and 24 (the
+// The worker entry's types, as a consumer compiles them, against @types/node 22, 24 and 26 (the
 // versions with a native WebSocket in their globals), with and without lib.dom. The consumer's
 // node_modules is laid out as npm installs it: this package's published type files, @types/node
 // of that version, and the undici-types that version depends on (preserveSymlinks keeps
 // resolution inside that tree instead of this repository's own node_modules).
-describe.each([22, 24])('@types/node %i', (major) => {
+describe.each([22, 24, 26])('@types/node %i', (major) => {
   let dir: string;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), `polyfill-types-${major}-`));
