@@ -120,23 +120,26 @@ class Pump {
     this.#pump();
   }
 
+  /** Forwards queued pieces in a loop (not by recursion: a long queue would overflow the stack). */
   #pump(): void {
-    if (this.#busy || this.#stalled || this.#connection.done) return;
-    const piece = this.#next();
-    if (piece === null) {
-      if (this.#ended && this.#queue.length === 0) this.#to.end();
-      return;
+    for (;;) {
+      if (this.#busy || this.#stalled || this.#connection.done) return;
+      const piece = this.#next();
+      if (piece === null) {
+        if (this.#ended && this.#queue.length === 0) this.#to.end();
+        return;
+      }
+      const delay = this.#schedule.maxDelayMs ? Math.floor(this.#random() * (this.#schedule.maxDelayMs + 1)) : 0;
+      if (delay > 0) {
+        this.#busy = true;
+        setTimeout(() => {
+          this.#busy = false;
+          if (this.#forward(piece)) this.#pump();
+        }, delay);
+        return;
+      }
+      if (!this.#forward(piece)) return;
     }
-    const delay = this.#schedule.maxDelayMs ? Math.floor(this.#random() * (this.#schedule.maxDelayMs + 1)) : 0;
-    if (delay === 0) {
-      this.#forward(piece);
-      return;
-    }
-    this.#busy = true;
-    setTimeout(() => {
-      this.#busy = false;
-      this.#forward(piece);
-    }, delay);
   }
 
   /** The next piece, cut so that it ends exactly at the next fault offset. */
@@ -176,8 +179,9 @@ class Pump {
     this.#closeWatch.push(piece);
   }
 
-  #forward(piece: Buffer): void {
-    if (this.#connection.done) return;
+  /** Writes one piece and applies the fault due at its end; false when pumping must stop. */
+  #forward(piece: Buffer): boolean {
+    if (this.#connection.done) return false;
     if (piece.length > 0) {
       this.passed += piece.length;
       this.#connection.log.forwarded[this.#direction] = this.passed;
@@ -190,7 +194,7 @@ class Pump {
       // peer would see a FIN; the gap lets it read the bytes first, as on a real network.
       this.#connection.done = true;
       this.#to.write(piece, () => setTimeout(() => this.#connection.reset(), RESET_GAP_MS));
-      return;
+      return false;
     }
     if (piece.length > 0) this.#to.write(piece);
     if (fin !== undefined && fin.direction === this.#direction && fin.at === this.passed) {
@@ -199,7 +203,7 @@ class Pump {
       this.#from.removeAllListeners('data');
       this.#from.resume();
       this.#to.end();
-      return;
+      return false;
     }
     if (stall !== undefined && stall.direction === this.#direction && stall.at === this.passed && !this.#stalled) {
       this.#stalled = true;
@@ -209,9 +213,9 @@ class Pump {
         this.#stalled = false;
         this.#pump();
       }, stall.ms);
-      return;
+      return false;
     }
-    this.#pump();
+    return true;
   }
 }
 
