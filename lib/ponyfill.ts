@@ -4,6 +4,7 @@
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
 export { WebSocket, type BinaryType } from './websocket';
+export type { WebSocketInit } from './options';
 export { CloseEvent, type CloseEventInit } from './events';
 export { ChannelName } from './diagnostics';
 export { ping } from './ping';

@@ -6,7 +6,7 @@ import { Blob } from 'node:buffer';
 import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
 import { CloseEvent } from './events';
-import { defaultConnectOptions } from './options';
+import { toConnectOptions, type WebSocketInit } from './options';
 import { checkProtocols, parseWebSocketURL } from './url';
 import { isValidApiCloseCode } from './validation';
 import {
@@ -16,7 +16,6 @@ import {
   toClampedUnsignedShort,
   toDOMString,
   toSendData,
-  toStringOrStringSequence,
   toUSVString,
 } from './webidl';
 
@@ -86,18 +85,20 @@ export class WebSocket extends EventTarget {
    * The constructor steps.
    * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
    */
-  constructor(url: string | URL, protocols: string | Iterable<string> = []) {
+  constructor(url: string | URL, protocols?: string | Iterable<string> | WebSocketInit | null) {
     super();
     if (arguments.length === 0) throw missingArguments('WebSocket', 'constructor', 1, 0);
     const urlString = toUSVString(url);
-    const protocolList = protocols === undefined ? [] : toStringOrStringSequence(protocols);
+    // The second argument: the Standard's protocols, or a WebSocketInit of Node-side options.
+    const options = toConnectOptions(protocols, 'WebSocket');
+    const protocolList = options.protocols;
     // 1-7. Parse the URL; 8-9. check the protocols.
     const record = parseWebSocketURL(urlString, 'WebSocket');
     checkProtocols(protocolList, 'WebSocket');
     // 10. Set this's url to urlRecord.
     this.#url = record;
     // 12. Establish a WebSocket connection in parallel; its outcome comes back as tasks.
-    this.#connection = new Connection(record, defaultConnectOptions(protocolList), new WebSocket.#Feedback(this), this);
+    this.#connection = new Connection(record, options, new WebSocket.#Feedback(this), this);
   }
 
   /** The URL the connection was made to, serialized. */
