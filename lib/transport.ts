@@ -70,6 +70,11 @@ export class Dial {
   // 1. Resolve the host, so that the queue is keyed by address (two names for one address share
   //    it). An IP literal needs no lookup.
   #resolve(): void {
+    if (this.#options.socketPath !== null) {
+      // A Unix domain socket has no address to resolve; its path is its queue key.
+      this.#join(`unix:${this.#options.socketPath}`);
+      return;
+    }
     const family = net.isIP(this.#host);
     if (family !== 0) {
       this.#resolved([{ address: this.#host, family }]);
@@ -88,12 +93,16 @@ export class Dial {
   // 2. Join the queue of the first address (the one tried first); connect when first in line.
   #resolved(addresses: LookupResult): void {
     this.#addresses = addresses;
+    const first = addresses[0];
+    this.#join(`${first.family === 6 ? `[${first.address}]` : first.address}:${this.#port}`);
+  }
+
+  /** Takes a place in the queue for `key`, and connects when it is first (or skips the queue). */
+  #join(key: string): void {
     if (this.#options.parallelConnect) {
       this.#connect();
       return;
     }
-    const first = addresses[0];
-    const key = `${first.family === 6 ? `[${first.address}]` : first.address}:${this.#port}`;
     this.#queueKey = key;
     const queue = queues.get(key);
     if (queue === undefined) {
@@ -119,25 +128,31 @@ export class Dial {
   //    can fall back), with TLS for wss:.
   #connect(): void {
     if (this.#done) return;
-    const addresses = this.#addresses as LookupResult;
-    const lookup = (_host: string, opts: dns.LookupOptions, callback: (...args: unknown[]) => void): void => {
-      if (opts.all) callback(null, addresses);
-      else callback(null, addresses[0].address, addresses[0].family);
-    };
     const host = this.#host;
-    const port = this.#port;
     const secure = this.#url.protocol === 'wss:';
+    const socketPath = this.#options.socketPath;
+    // Where to connect: the Unix socket, or the resolved addresses (all of them, through a
+    // lookup that answers from what was resolved).
+    let where: net.NetConnectOpts;
+    if (socketPath !== null) {
+      where = { path: socketPath };
+    } else {
+      const addresses = this.#addresses as LookupResult;
+      const lookup = (_host: string, opts: dns.LookupOptions, callback: (...args: unknown[]) => void): void => {
+        if (opts.all) callback(null, addresses);
+        else callback(null, addresses[0].address, addresses[0].family);
+      };
+      where = { host, port: this.#port, lookup: lookup as unknown as net.LookupFunction };
+    }
     const socket = secure
       ? tls.connect({
           ...this.#options.tls,
-          host,
-          port,
-          lookup: lookup as unknown as net.LookupFunction,
-          // SNI carries host names only (RFC 6066 §3).
+          ...where,
+          // SNI carries host names only (RFC 6066 §3); over a Unix socket the URL still names the host.
           servername: this.#options.tls.servername ?? (net.isIP(host) === 0 ? host : undefined),
           ALPNProtocols: ['http/1.1'],
-        })
-      : net.connect({ host, port, lookup: lookup as unknown as net.LookupFunction });
+        } as tls.ConnectionOptions)
+      : net.connect(where);
     this.#socket = socket;
     const onError = (error: Error): void => {
       if (this.#socket !== socket) return;
