@@ -6,6 +6,7 @@
  */
 /// <reference types="node" />
 
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type * as undici from 'undici-types';
 
 /** How binary messages are exposed. @see https://websockets.spec.whatwg.org/#enumdef-binarytype */
@@ -47,6 +48,90 @@ export interface WebSocketEventMap {
   open: Event;
 }
 
+// --- the options dictionary --------------------------------------------------------------------
+
+/**
+ * Extra request headers: a `Headers`, a record of names to values, or `[name, value]` pairs.
+ * Checked as Fetch checks them (names are tokens; values, trimmed, hold no CR, LF or NUL).
+ * @see https://fetch.spec.whatwg.org/#typedefdef-headersinit
+ */
+export type WebSocketHeadersInit =
+  | Iterable<readonly [name: string, value: string]>
+  | Readonly<Record<string, string>>
+  | GlobalHeaders;
+
+/** The `tls.connect` options a socket may set; verification stays on unless `rejectUnauthorized: false`. */
+export type WebSocketTlsInit = Pick<
+  TlsConnectionOptions,
+  | 'ca'
+  | 'cert'
+  | 'checkServerIdentity'
+  | 'ciphers'
+  | 'ecdhCurve'
+  | 'key'
+  | 'maxVersion'
+  | 'minVersion'
+  | 'passphrase'
+  | 'pfx'
+  | 'rejectUnauthorized'
+  | 'secureContext'
+  | 'servername'
+>;
+
+/** The object form of the `proxy` option: an `http:` or `https:` proxy, reached with CONNECT. */
+export interface WebSocketProxyInit {
+  /** The proxy; userinfo becomes `Proxy-Authorization: Basic ...` on the CONNECT request only. */
+  url: string | URL;
+  /** Extra CONNECT request headers (`Proxy-Authorization` wins over the URL's userinfo). */
+  headers?: WebSocketHeadersInit;
+  /** `tls.connect` options for the connection to an `https:` proxy. */
+  tls?: WebSocketTlsInit;
+}
+
+/** Dead-peer detection, in ms. */
+export interface WebSocketHeartbeatInit {
+  /** Without anything received for this long, a Ping is sent. */
+  interval: number;
+  /** Without anything received for this long after that Ping, the connection fails. Default: `interval`. */
+  timeout?: number;
+}
+
+/** The object form of the `perMessageDeflate` option. */
+export interface WebSocketPerMessageDeflateInit {
+  /** Messages smaller than this many bytes are sent uncompressed. */
+  threshold?: number;
+}
+
+/**
+ * The Node-side options: the second argument of the constructor, when it is neither a string
+ * nor an iterable of strings. Unknown keys are ignored; a key set to `undefined` is absent.
+ * @see the README's "Node options"
+ */
+export interface WebSocketInit {
+  /** Subprotocols to offer, exactly as the Standard's second argument. */
+  protocols?: string | Iterable<string>;
+  /** Extra handshake request headers; `Host`, `Origin`, `User-Agent`, `Authorization` and `Cookie` replace ours. */
+  headers?: WebSocketHeadersInit;
+  /** For `wss:`: options for `tls.connect`, over the defaults. */
+  tls?: WebSocketTlsInit;
+  /** An HTTP(S) proxy; `null` for none even where environment proxies are on; absent: the environment's. */
+  proxy?: string | URL | WebSocketProxyInit | null;
+  /** ms from the constructor until the 101 has been validated (DNS, TCP, proxy and TLS included). Default 30000. */
+  handshakeTimeout?: number;
+  /** The largest incoming message in bytes, after inflation; a larger one fails the connection with 1009. Default 100 MiB. */
+  maxPayload?: number;
+  /** permessage-deflate (RFC 7692): `true` (the default), `false`, or `{ threshold }`. */
+  perMessageDeflate?: boolean | WebSocketPerMessageDeflateInit;
+  /** Dead-peer detection; off by default. */
+  heartbeat?: WebSocketHeartbeatInit;
+  /** A Unix domain socket to connect to instead of host:port; not with `proxy`. */
+  socketPath?: string;
+  /** Skip RFC 6455 §4.1's one-connection-per-address queue for this socket. */
+  parallelConnect?: boolean;
+  /** undici's option, which this WebSocket does not take: it throws a TypeError. Use `proxy` and `tls`. */
+  dispatcher?: never;
+}
+
 // The listener and option shapes of EventTarget: @types/node keeps these interfaces private and
 // lib.dom may be absent, so they are spelled out here (module-private, see `export {}` below).
 type EventListenerLike = ((event: Event) => void) | { handleEvent(event: Event): void };
@@ -63,9 +148,11 @@ interface AddEventListenerOptionsLike extends EventListenerOptions {
 export declare class WebSocket extends EventTarget {
   /**
    * Parses `url` (ws:, wss:, http: or https:, no fragment) and starts connecting.
-   * `protocols` may be any iterable of distinct tokens; a string is one protocol.
+   * `protocols` may be any iterable of distinct tokens (a string is one protocol), or a
+   * {@link WebSocketInit} dictionary of Node-side options; bad options throw before anything
+   * connects.
    */
-  constructor(url: string | URL, protocols?: string | Iterable<string>);
+  constructor(url: string | URL, protocols?: string | Iterable<string> | WebSocketInit | null);
 
   static readonly CONNECTING: 0;
   static readonly OPEN: 1;
@@ -176,6 +263,30 @@ declare global {
 
   interface CloseEventInit extends _CloseEventInit {}
 }
+
+// The global WebSocket's constructor. Where @types/node types it with undici's (Node 20+, no
+// lib.dom), its dictionary, undici's WebSocketInit, gains our keys: the global is ours at run
+// time. (ponyfill users see them too on the native global, which ignores them.) undici's own
+// `headers` and `protocols` keep undici's types, and its `dispatcher` stays typed: it throws at
+// run time. Where lib.dom types the global, its constructor is an anonymous type that takes
+// protocols only and that nothing can widen: code that passes options there imports the class,
+// `import { WebSocket } from 'polyfill'`, the very constructor the global holds.
+declare module 'undici-types' {
+  interface WebSocketInit {
+    tls?: WebSocketTlsInit;
+    proxy?: string | URL | WebSocketProxyInit | null;
+    handshakeTimeout?: number;
+    maxPayload?: number;
+    perMessageDeflate?: boolean | WebSocketPerMessageDeflateInit;
+    heartbeat?: WebSocketHeartbeatInit;
+    socketPath?: string;
+    parallelConnect?: boolean;
+  }
+}
+
+// The global Headers' instance type where one is declared (lib.dom, @types/node 20+); none with
+// @types/node 18 alone. Node's Headers are iterable, so at run time the pairs form takes them.
+type GlobalHeaders = typeof globalThis extends { Headers: { prototype: infer H } } ? H : never;
 
 // Keeps the helper types above private: a declaration file without it exports everything.
 export {};

@@ -52,22 +52,64 @@ export interface ConnectOptions {
   readonly parallelConnect: boolean;
 }
 
+/** Extra request headers: a `Headers`, a record of names to values, or `[name, value]` pairs. @see https://fetch.spec.whatwg.org/#typedefdef-headersinit */
+export type WebSocketHeadersInit = Iterable<readonly [name: string, value: string]> | Readonly<Record<string, string>> | Headers;
+
+/** The `tls.connect` options a socket may set; the rest stay Node's defaults. */
+export type WebSocketTlsInit = Pick<
+  TlsConnectionOptions,
+  | 'ca'
+  | 'cert'
+  | 'checkServerIdentity'
+  | 'ciphers'
+  | 'ecdhCurve'
+  | 'key'
+  | 'maxVersion'
+  | 'minVersion'
+  | 'passphrase'
+  | 'pfx'
+  | 'rejectUnauthorized'
+  | 'secureContext'
+  | 'servername'
+>;
+
+/** The object form of the `proxy` option. */
+export interface WebSocketProxyInit {
+  url: string | URL;
+  headers?: WebSocketHeadersInit;
+  tls?: WebSocketTlsInit;
+}
+
+/** The `heartbeat` option, in ms. */
+export interface WebSocketHeartbeatInit {
+  interval: number;
+  timeout?: number;
+}
+
+/** The object form of the `perMessageDeflate` option. */
+export interface WebSocketPerMessageDeflateInit {
+  threshold?: number;
+}
+
 /**
- * The dictionary the WebSocket constructor takes as its second argument in Node: the Standard's
- * protocols and the Node-side options. @see the README's "Node options"
+ * The dictionary form of the constructor's second argument.
+ * @see the README's "Node options"
  */
 export interface WebSocketInit {
   protocols?: string | Iterable<string>;
-  headers?: Headers | Record<string, string> | Iterable<readonly [string, string]>;
-  tls?: TlsConnectionOptions;
-  proxy?: string | URL | { url: string | URL; headers?: WebSocketInit['headers']; tls?: TlsConnectionOptions } | null;
+  headers?: WebSocketHeadersInit;
+  tls?: WebSocketTlsInit;
+  proxy?: string | URL | WebSocketProxyInit | null;
   handshakeTimeout?: number;
   maxPayload?: number;
-  perMessageDeflate?: boolean | { threshold?: number };
-  heartbeat?: { interval: number; timeout?: number } | null;
+  perMessageDeflate?: boolean | WebSocketPerMessageDeflateInit;
+  heartbeat?: WebSocketHeartbeatInit;
   socketPath?: string;
   parallelConnect?: boolean;
+  /** undici's option; throws. */
+  dispatcher?: never;
 }
+
 
 /** The options of a socket made with protocols only: the process-wide defaults. */
 export function defaultConnectOptions(protocols: readonly string[]): ConnectOptions {

@@ -4,7 +4,14 @@
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
 export { WebSocket, type BinaryType } from './websocket';
-export type { WebSocketInit } from './options';
 export { CloseEvent, type CloseEventInit } from './events';
 export { ChannelName } from './diagnostics';
 export { ping } from './ping';
+export type {
+  WebSocketHeadersInit,
+  WebSocketHeartbeatInit,
+  WebSocketInit,
+  WebSocketPerMessageDeflateInit,
+  WebSocketProxyInit,
+  WebSocketTlsInit,
+} from './options';

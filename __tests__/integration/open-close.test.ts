@@ -171,9 +171,9 @@ describe('constructor', () => {
       expect(domExceptionName(() => new WebSocket(server.url(), ['ok', token]))).toBe('SyntaxError');
     });
 
-    test('an object without Symbol.iterator is one string; a non-callable Symbol.iterator is a TypeError', () => {
-      // '[object Object]' holds a space and brackets: not a token.
-      expect(domExceptionName(() => new WebSocket(server.url(), {} as unknown as string))).toBe('SyntaxError');
+    test('an object without Symbol.iterator is an options dictionary, not a string; a non-callable Symbol.iterator is a TypeError', async () => {
+      // Not '[object Object]' (which would be a SyntaxError): a WebSocketInit with no protocols.
+      expect(await offered({ toString: () => 'chat' } as unknown as string)).toEqual([]);
       expect(() => new WebSocket(server.url(), { [Symbol.iterator]: 1 } as unknown as string)).toThrow(TypeError);
     });
 

@@ -35,3 +35,12 @@ check<Extends<Pick<impl.CloseEvent, 'code' | 'reason' | 'wasClean'>, Pick<shippe
 check<Extends<Parameters<typeof shipped.ping>[1], Parameters<typeof impl.ping>[1]>>();
 check<Same<ReturnType<typeof shipped.ping>, ReturnType<typeof impl.ping>>>();
 check<Extends<Parameters<typeof shipped.ping>['length'], Parameters<typeof impl.ping>['length']>>();
+
+// The options dictionary and its parts: what the types let callers write, the implementation
+// takes, and the other way round.
+check<Same<shipped.WebSocketInit, impl.WebSocketInit>>();
+check<Same<shipped.WebSocketProxyInit, impl.WebSocketProxyInit>>();
+check<Same<shipped.WebSocketHeartbeatInit, impl.WebSocketHeartbeatInit>>();
+check<Same<shipped.WebSocketPerMessageDeflateInit, impl.WebSocketPerMessageDeflateInit>>();
+check<Same<shipped.WebSocketTlsInit, impl.WebSocketTlsInit>>();
+check<Same<shipped.WebSocketHeadersInit, impl.WebSocketHeadersInit>>();
