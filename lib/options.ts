@@ -7,7 +7,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { settings } from './settings';
 import { isToken } from './validation';
-import { toDOMString, toStringOrStringSequence } from './webidl';
+import { iterateToStrings, toDOMString, toStringOrStringSequence } from './webidl';
 
 /** An explicit proxy: where to connect, and what to add to the CONNECT request. */
 export interface ProxyConfig {
@@ -197,10 +197,15 @@ function show(value: unknown): string {
  */
 export function toConnectOptions(value: unknown, interfaceName: string): ConnectOptions {
   if (value === undefined) return defaultConnectOptions([]);
-  if (!isObject(value) || typeof (value as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function') {
-    return defaultConnectOptions(toStringOrStringSequence(value));
+  if (!isObject(value)) return defaultConnectOptions(toStringOrStringSequence(value));
+  // WebIDL's union, for an object: a Symbol.iterator (read once, as GetMethod does) makes it the
+  // sequence, a non-callable one is a TypeError, and without one it is the dictionary.
+  const method = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  if (method === undefined || method === null) return toInitDictionary(value as Record<string, unknown>, interfaceName);
+  if (typeof method !== 'function') {
+    throw new TypeError(`Failed to construct '${interfaceName}': the second argument's Symbol.iterator is not a function, so it is neither protocols nor an options dictionary.`);
   }
-  return toInitDictionary(value as Record<string, unknown>, interfaceName);
+  return defaultConnectOptions(iterateToStrings(value, method as () => unknown));
 }
 
 /** A WebSocketInit (or WebSocketStreamOptions) dictionary, validated into a ConnectOptions. */

@@ -77,7 +77,7 @@ export function toStringOrStringSequence(value: unknown): string[] {
  * for...of, Symbol.iterator is read once and a failing conversion does not call `return()`.
  * @see https://webidl.spec.whatwg.org/#create-sequence-from-iterable
  */
-function iterateToStrings(iterable: object, method: () => unknown): string[] {
+export function iterateToStrings(iterable: object, method: () => unknown): string[] {
   const iterator: unknown = Reflect.apply(method, iterable, []);
   if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) {
     throw new TypeError('protocols: the iterator is not an object');
