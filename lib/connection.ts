@@ -83,6 +83,8 @@ export class Connection implements ParserSink, DialHandler {
   #headReader: HttpHeadReader | null = null; // made on the first response bytes
   #parser: FrameParser | null = null;
   #timer: NodeJS.Timeout | null = null;
+  // pause() was called and resume() not yet: the socket, once there is one, is not read.
+  #paused = false;
 
   #closeSent = false;
   #closeReceived = false;
@@ -135,6 +137,8 @@ export class Connection implements ParserSink, DialHandler {
     socket.on('data', Connection.#socketOnData);
     socket.on('error', Connection.#socketOnError);
     socket.on('close', Connection.#socketOnClose);
+    // A 'data' listener starts the flow; a pause() made before the socket existed stops it again.
+    if (this.#paused) socket.pause();
     this.#sendRequest();
   }
 
@@ -376,6 +380,24 @@ export class Connection implements ParserSink, DialHandler {
     this.#fail(undefined, reason);
   }
 
+  /**
+   * Receive backpressure: stop reading the socket (also one not yet connected). Bytes already
+   * read are still parsed and reported; the rest waits in the socket and the kernel, so TCP's
+   * window closes on the peer.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket?.pause();
+  }
+
+  /** Undoes {@link pause}: the socket is read again (from the next tick on, as streams resume). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket?.resume();
+  }
+
   #sendClose(code: number | undefined, reason: Uint8Array | undefined): void {
     this.#closeSent = true;
     this.#enqueue(Opcode.CLOSE, encodeCloseBody(code, reason), 0);
@@ -477,27 +499,38 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#runEnd > start) (this.#batch ??= []).push(Buffer.from(run.buffer, start, this.#runEnd - start));
   }
 
-  /** Writes this tick's frames, in order, corked when there is more than one chunk. */
-  #flush(): void {
+  /**
+   * Writes this tick's frames, in order, corked when there is more than one chunk. `done`, if
+   * given, runs once they have been handed to the operating system, or could not be.
+   */
+  #flush(done?: (error?: Error | null) => void): void {
     this.#flushScheduled = false;
     this.#endRun();
     const batch = this.#batch;
-    if (batch === null) return;
+    const socket = this.#socket;
+    if (batch === null || socket === null || socket.destroyed) {
+      this.#batch = null;
+      this.#batchBytes = 0;
+      if (done !== undefined) process.nextTick(done);
+      return;
+    }
     const bytes = this.#batchBytes;
     this.#batch = null;
     this.#batchBytes = 0;
-    const socket = this.#socket;
-    if (socket === null || socket.destroyed) return;
     const last = batch.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(batch[i]);
+    let callback: ((error?: Error | null) => void) | undefined;
     if (bytes > 0) {
       // One callback per batch reports the application bytes it carried.
       (this.#flushedSizes ??= []).push(bytes);
-      socket.write(batch[last], (this.#onBatchWritten ??= this.#batchWritten.bind(this)));
-    } else {
-      socket.write(batch[last]);
+      callback = this.#onBatchWritten ??= this.#batchWritten.bind(this);
     }
+    if (done !== undefined) {
+      const counted = callback;
+      callback = counted === undefined ? done : (error) => (counted(error), done(error));
+    }
+    socket.write(batch[last], callback);
     if (last > 0) socket.uncork();
   }
 
@@ -509,6 +542,15 @@ export class Connection implements ParserSink, DialHandler {
   /** @internal Runs the scheduled flush (called through process.nextTick). */
   flushNow(): void {
     if (this.#flushScheduled) this.#flush();
+  }
+
+  /**
+   * Writes the frames queued so far now, without waiting for the end of the tick, and calls
+   * `done` once they have been handed to the operating system (with an error if the socket
+   * went first). Frames waiting behind an unread Blob are not covered.
+   */
+  flushWith(done: (error?: Error | null) => void): void {
+    this.#flush(done);
   }
 
   // --- closing and failing -------------------------------------------------------------------

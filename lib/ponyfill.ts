@@ -4,4 +4,5 @@
  */
 export { WebSocket, type BinaryType } from './websocket';
 export { CloseEvent, type CloseEventInit } from './events';
+export { WebSocketStream, WebSocketError, type WebSocketOpenInfo, type WebSocketCloseInfo, type WebSocketStreamOptions } from './websocket-stream';
 export { ChannelName } from './diagnostics';
