@@ -499,38 +499,27 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#runEnd > start) (this.#batch ??= []).push(Buffer.from(run.buffer, start, this.#runEnd - start));
   }
 
-  /**
-   * Writes this tick's frames, in order, corked when there is more than one chunk. `done`, if
-   * given, runs once they have been handed to the operating system, or could not be.
-   */
-  #flush(done?: (error?: Error | null) => void): void {
+  /** Writes this tick's frames, in order, corked when there is more than one chunk. */
+  #flush(): void {
     this.#flushScheduled = false;
     this.#endRun();
     const batch = this.#batch;
-    const socket = this.#socket;
-    if (batch === null || socket === null || socket.destroyed) {
-      this.#batch = null;
-      this.#batchBytes = 0;
-      if (done !== undefined) process.nextTick(done);
-      return;
-    }
+    if (batch === null) return;
     const bytes = this.#batchBytes;
     this.#batch = null;
     this.#batchBytes = 0;
+    const socket = this.#socket;
+    if (socket === null || socket.destroyed) return;
     const last = batch.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(batch[i]);
-    let callback: ((error?: Error | null) => void) | undefined;
     if (bytes > 0) {
       // One callback per batch reports the application bytes it carried.
       (this.#flushedSizes ??= []).push(bytes);
-      callback = this.#onBatchWritten ??= this.#batchWritten.bind(this);
+      socket.write(batch[last], (this.#onBatchWritten ??= this.#batchWritten.bind(this)));
+    } else {
+      socket.write(batch[last]);
     }
-    if (done !== undefined) {
-      const counted = callback;
-      callback = counted === undefined ? done : (error) => (counted(error), done(error));
-    }
-    socket.write(batch[last], callback);
     if (last > 0) socket.uncork();
   }
 
@@ -542,15 +531,6 @@ export class Connection implements ParserSink, DialHandler {
   /** @internal Runs the scheduled flush (called through process.nextTick). */
   flushNow(): void {
     if (this.#flushScheduled) this.#flush();
-  }
-
-  /**
-   * Writes the frames queued so far now, without waiting for the end of the tick, and calls
-   * `done` once they have been handed to the operating system (with an error if the socket
-   * went first). Frames waiting behind an unread Blob are not covered.
-   */
-  flushWith(done: (error?: Error | null) => void): void {
-    this.#flush(done);
   }
 
   // --- closing and failing -------------------------------------------------------------------

@@ -40,11 +40,17 @@ export interface WebSocketStreamOptions {
   signal?: AbortSignalLike;
 }
 
-// Received bytes held for the readable before the socket is paused: those of messages not yet
-// given to it, plus those given since it last pulled (its queue is empty when it pulls). The
-// spec leaves the amount to us ("an implementation-defined amount of data"); 256 KiB keeps a
-// slow reader's memory small while a fast reader rarely makes the socket stop.
+// Bytes of received messages held for the readable before the socket is paused; it is read
+// again once they are down to half. The spec leaves the amount to us ("an implementation-defined
+// amount of data"): 256 KiB keeps a slow reader's memory small, and a fast one rarely stops it.
 const RECEIVE_BUFFER = 256 * 1024;
+// A write resolves once at most this many bytes of the messages written so far wait to be handed
+// to the operating system: the spec's "sufficient buffer space" (Chromium's is its data pipe).
+// Small writes then share a socket write (resolving each only once its own frame was handed over
+// made 64-byte messages 4x slower: one system call each), while a loop of awaited writes still
+// holds no more than this plus one message in memory, and a message larger than this resolves
+// once it has been handed to the OS itself.
+const SEND_BUFFER = 256 * 1024;
 
 function ignore(): void {}
 
@@ -224,16 +230,24 @@ export class WebSocketStream {
   #readableDone = false;
   #writable: WritableStreamDefaultController | null = null;
 
-  // Receive backpressure. Messages wait in #inbox until the readable pulls; #released says it
-  // pulled with nothing there, so the next message goes to it at once (in a task of its own).
-  #inbox: Chunk[] = [];
+  // Receive backpressure. Messages wait in #inbox (chunk, byte size, chunk, size...; taken from
+  // #inboxHead on) until the readable pulls, one per pull; #released says it pulled with nothing
+  // there, so the next message goes to it at once (in a task of its own).
+  #inbox: (Chunk | number)[] = [];
+  #inboxHead = 0;
   #inboxBytes = 0;
-  #givenBytes = 0; // bytes enqueued into the readable since its last pull
   #released = false;
   #deliveryScheduled = false;
-  #delivering = false;
-  #pulledWhileDelivering = false;
   #paused = false;
+  // close(), cancel or abort was called: messages are dropped from then on.
+  #discarding = false;
+  // Closed cleanly with messages still in the inbox: the readable closes after the last one.
+  #closeWhenDrained = false;
+
+  // Send backpressure: bytes written and not yet handed to the OS, and the write waiting for
+  // them to drop to SEND_BUFFER (the writable has one write in flight at most).
+  #unsent = 0;
+  #writeWaiter: (() => void) | null = null;
 
   /**
    * The constructor steps.
@@ -378,17 +392,19 @@ export class WebSocketStream {
 
   /** Holds a received message for the readable; pauses the socket when too much is held. */
   #receive(isText: boolean, data: Buffer): void {
-    // The message steps return unless OPEN: after close(), cancel or abort, drop it.
-    if (this.#readyState >= ReadyState.CLOSING || this.#readableDone) return;
-    this.#inbox.push(isText ? data.toString('utf8') : toUint8Array(data));
-    this.#inboxBytes += data.length;
+    // The message steps return unless OPEN: after close(), cancel or abort, drop it. (A peer's
+    // Close frame comes after its messages; those are still delivered.)
+    if (this.#discarding || this.#readableDone) return;
+    const size = data.length;
+    this.#inbox.push(isText ? data.toString('utf8') : toUint8Array(data), size);
+    this.#inboxBytes += size;
     if (this.#released && !this.#deliveryScheduled) {
-      // The readable waits for a message: give it in a task of its own, never inside the read
-      // of the socket (which may hold more messages, and a Close frame, still to be parsed).
+      // The readable waits for a message: give it once this read of the socket has been parsed
+      // (it may hold more messages, and a Close frame), never from inside the parse.
       this.#deliveryScheduled = true;
-      setImmediate(WebSocketStream.#deliveryTask, this);
+      process.nextTick(WebSocketStream.#deliveryTask, this);
     }
-    if (!this.#paused && this.#inboxBytes + this.#givenBytes > RECEIVE_BUFFER) {
+    if (!this.#paused && this.#inboxBytes > RECEIVE_BUFFER) {
       this.#paused = true;
       this.#connection?.pause();
     }
@@ -396,69 +412,64 @@ export class WebSocketStream {
 
   static #deliveryTask(stream: WebSocketStream): void {
     stream.#deliveryScheduled = false;
-    if (stream.#released && stream.#readyState === ReadyState.OPEN) stream.#deliver();
+    if (stream.#released) stream.#deliver();
   }
 
   /**
-   * _Pull bytes_: the readable's queue is empty, so backpressure is released: the messages
-   * waiting go to it now, or the next one to arrive does.
+   * _Pull bytes_: the readable's queue is empty, so backpressure is released: the oldest
+   * waiting message goes to it now, or the next one to arrive does.
    * @see https://whatpr.org/websockets/48.html#pull-bytes
    */
   #pull(): void {
-    // Called again by the enqueue of #deliver itself when a waiting read took the chunk: decided
-    // after the loop, when it is known whether that was the last chunk.
-    if (this.#delivering) {
-      this.#pulledWhileDelivering = true;
-      return;
-    }
-    this.#givenBytes = 0;
-    if (this.#inbox.length > 0 && this.#readyState === ReadyState.OPEN) this.#deliver();
-    else this.#released = true;
-    if (this.#paused && this.#inboxBytes + this.#givenBytes <= RECEIVE_BUFFER) {
-      this.#paused = false;
-      this.#connection?.resume();
-    }
+    this.#released = true;
+    if (this.#inboxHead < this.#inbox.length) this.#deliver();
   }
 
   /**
-   * Enqueues every waiting message, then applies backpressure again. All of them at once rather
-   * than one per pull: the readable's queue holds them as well as the inbox would, and the
-   * reads that follow need no pull each.
+   * Enqueues the oldest waiting message and applies backpressure again: one message per pull
+   * (Node 18 and 20 shift a ReadableStream's queue in linear time, so a long queue there would
+   * make reading quadratic; the inbox is a cheap FIFO).
    */
   #deliver(): void {
-    const chunks = this.#inbox;
-    const controller = this.#readable as ReadableStreamDefaultController<Chunk>;
-    this.#inbox = [];
-    this.#givenBytes += this.#inboxBytes;
-    this.#inboxBytes = 0;
-    this.#released = false;
-    this.#delivering = true;
-    for (let i = 0; i < chunks.length; i++) {
-      this.#pulledWhileDelivering = false;
-      controller.enqueue(chunks[i]);
+    const inbox = this.#inbox;
+    const head = this.#inboxHead;
+    if (head === inbox.length || this.#readableDone) return;
+    const chunk = inbox[head] as Chunk;
+    this.#inboxBytes -= inbox[head + 1] as number;
+    inbox[head] = inbox[head + 1] = 0;
+    this.#inboxHead = head + 2;
+    if (this.#inboxHead === inbox.length) {
+      inbox.length = 0;
+      this.#inboxHead = 0;
+    } else if (this.#inboxHead >= 2048 && 2 * this.#inboxHead >= inbox.length) {
+      inbox.splice(0, this.#inboxHead);
+      this.#inboxHead = 0;
     }
-    this.#delivering = false;
-    // A pull during the last enqueue means a read took it: the queue is empty again.
-    if (this.#pulledWhileDelivering) {
-      this.#pulledWhileDelivering = false;
-      this.#pull();
+    this.#released = false;
+    if (this.#paused && this.#inboxBytes <= RECEIVE_BUFFER / 2) {
+      this.#paused = false;
+      this.#connection?.resume();
+    }
+    // Last, as enqueuing may pull again (when a read was waiting for this chunk).
+    const controller = this.#readable as ReadableStreamDefaultController<Chunk>;
+    controller.enqueue(chunk);
+    if (this.#closeWhenDrained && this.#inboxHead === this.#inbox.length && !this.#readableDone) {
+      this.#readableDone = true;
+      controller.close();
     }
   }
 
   /** After close(), cancel or abort: nothing more is delivered, so nothing is held back. */
   #dropInbox(): void {
+    this.#discarding = true;
     this.#inbox = [];
+    this.#inboxHead = 0;
     this.#inboxBytes = 0;
     this.#released = false;
     if (this.#paused) {
       this.#paused = false;
       this.#connection?.resume();
     }
-  }
-
-  /** Messages received before the peer's Close frame, or before TCP closed, are not lost. */
-  #deliverRemaining(): void {
-    if (this.#inbox.length > 0 && this.#readyState === ReadyState.OPEN && !this.#readableDone) this.#deliver();
   }
 
   // --- stream algorithms -----------------------------------------------------------------------
@@ -474,9 +485,9 @@ export class WebSocketStream {
   }
 
   /**
-   * _Write_ a chunk: a BufferSource as a binary message, anything else as text. Resolves once
-   * the frame has been handed to the operating system, so that an awaited write in a loop holds
-   * one message in memory, and `ready` waits for the network.
+   * _Write_ a chunk: a BufferSource as a binary message, anything else as text. Resolves once at
+   * most SEND_BUFFER bytes written so far wait to be handed to the OS (see there), counted
+   * through the connection's onFlushed reports.
    * @see https://whatpr.org/websockets/48.html#write
    */
   #write(chunk: unknown): Promise<void> | undefined {
@@ -495,11 +506,24 @@ export class WebSocketStream {
         return Promise.reject(error);
       }
     }
-    // 6.2. Send unless the closing handshake has started; 6.3. resolve in either case.
+    // 6.2. Send unless the closing handshake has started.
     if (!connection.canSend) return undefined;
-    if (bytes === null) connection.sendText(text);
-    else connection.send(false, bytes);
-    return new Promise<void>((resolve) => connection.flushWith(() => resolve()));
+    this.#unsent += bytes === null ? connection.sendText(text) : (connection.send(false, bytes), bytes.length);
+    // 6.1, 6.3. Resolve once there is buffer space again.
+    if (this.#unsent <= SEND_BUFFER) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#writeWaiter = resolve;
+    });
+  }
+
+  /** Bytes were handed to the OS: the waiting write resolves once few enough are left. */
+  #flushed(bytes: number): void {
+    this.#unsent -= bytes;
+    const waiter = this.#writeWaiter;
+    if (waiter !== null && this.#unsent <= SEND_BUFFER) {
+      this.#writeWaiter = null;
+      waiter();
+    }
   }
 
   // --- feedback from the protocol --------------------------------------------------------------
@@ -528,8 +552,8 @@ export class WebSocketStream {
       }
       setImmediate(WebSocketStream.#closingTask, stream);
     }
-    onFlushed(): void {
-      // Writes wait for their own frames (Connection.flushWith); bytes are not counted here.
+    onFlushed(bytes: number): void {
+      this.#stream.#flushed(bytes);
     }
     onClosed(_failed: boolean, wasClean: boolean, code: number, reason: string): void {
       setImmediate(WebSocketStream.#closedTask, this.#stream, wasClean, code, reason);
@@ -570,17 +594,17 @@ export class WebSocketStream {
 
   /** @see https://whatpr.org/websockets/48.html#feedback-to-websocket-stream-from-the-protocol (closing handshake started) */
   static #closingTask(stream: WebSocketStream): void {
-    // The messages received before the Close frame are the readable's, backpressure or not.
-    stream.#deliverRemaining();
     if (stream.#readyState < ReadyState.CLOSING) stream.#readyState = ReadyState.CLOSING;
   }
 
   /** @see https://whatpr.org/websockets/48.html#feedback-to-websocket-stream-from-the-protocol (connection closed) */
   static #closedTask(stream: WebSocketStream, wasClean: boolean, code: number, reason: string): void {
-    stream.#deliverRemaining();
-    stream.#inbox = [];
-    stream.#inboxBytes = 0;
     stream.#forgetSignal();
+    // A write waiting for buffer space resolves (the spec resolves it whether or not it was sent).
+    stream.#unsent = 0;
+    const waiter = stream.#writeWaiter;
+    stream.#writeWaiter = null;
+    waiter?.();
     // 1. The ready state becomes CLOSED.
     stream.#readyState = ReadyState.CLOSED;
     // 2. After an abort, opened and closed are settled already.
@@ -591,15 +615,26 @@ export class WebSocketStream {
     // 4-5. code and reason (decoded by the parser, BOM kept).
     const readable = stream.#readable;
     const readableOpen = readable !== null && !stream.#readableDone;
-    stream.#readableDone = true;
     if (wasClean) {
-      // 6. Clean: close the readable, error the writable, resolve closed.
-      if (readableOpen) readable.close();
+      // 6.1. Clean: close the readable, after the messages that arrived before the close.
+      if (readableOpen) {
+        if (stream.#inboxHead < stream.#inbox.length) {
+          stream.#closeWhenDrained = true;
+        } else {
+          stream.#readableDone = true;
+          readable.close();
+        }
+      }
+      // 6.2-6.3. Error the writable; resolve closed.
       stream.#writable?.error(new DOMException('A closed WebSocketStream cannot be written to.', 'InvalidStateError'));
       stream.#closed.resolve({ closeCode: code, reason });
     } else {
-      // 7. Otherwise: one WebSocketError with the code and reason errors both streams and
-      //    rejects closed.
+      // 7. Otherwise: one WebSocketError with the code and reason errors both streams (the
+      //    readable's queued messages go with it) and rejects closed.
+      stream.#readableDone = true;
+      stream.#inbox = [];
+      stream.#inboxHead = 0;
+      stream.#inboxBytes = 0;
       const error = createWebSocketError(`The WebSocket connection closed with code ${code}.`, code, reason);
       if (readableOpen) readable.error(error);
       stream.#writable?.error(error);
