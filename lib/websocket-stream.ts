@@ -232,7 +232,7 @@ export class WebSocketStream {
 
   // Receive backpressure. Messages wait in #inbox (chunk, byte size, chunk, size...; taken from
   // #inboxHead on) until the readable pulls, one per pull; #released says it pulled with nothing
-  // there, so the next message goes to it at once (in a task of its own).
+  // there, so the next message goes to it at once (once the socket read that brought it ends).
   #inbox: (Chunk | number)[] = [];
   #inboxHead = 0;
   #inboxBytes = 0;
@@ -264,9 +264,9 @@ export class WebSocketStream {
     checkProtocols(connectOptions.protocols, 'WebSocketStream');
     // 5. Set this's url to urlRecord.
     this.#url = record;
-    // 6. The opened and closed promises are made with the fields above. Unlike a page, a Node
-    //    process ends on an unhandled rejection, so neither counts as unhandled: code that awaits
-    //    only `opened` must not crash when `closed` rejects too.
+    // 6. The opened and closed promises are made with the fields above (see Deferred: unlike a
+    //    page, a Node process ends on an unhandled rejection, so neither counts as unhandled, and
+    //    code that awaits only `opened` does not crash when `closed` rejects too).
     // 7. Apply backpressure: nothing is delivered until the readable exists and pulls.
     // 8. The signal.
     if (signal !== undefined) {
