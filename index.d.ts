@@ -224,6 +224,70 @@ export declare const ChannelName: {
  */
 export declare function ping(ws: WebSocket | globalThis.WebSocket, data?: string | ArrayBuffer | ArrayBufferView): Promise<number>;
 
+// --- WebSocketStream and WebSocketError ---------------------------------------------------------
+
+/**
+ * A close code and reason: the argument of `close()`, the value of `closed`, the init of
+ * `WebSocketError`. @see https://whatpr.org/websockets/48.html#dictdef-websocketcloseinfo
+ */
+export interface WebSocketCloseInfo {
+  /** 1000 or 3000-4999 when script sets it; any code the connection closed with in `closed`. */
+  closeCode?: number;
+  /** At most 123 bytes of UTF-8. */
+  reason?: string;
+}
+
+/** What `opened` resolves to. @see https://whatpr.org/websockets/48.html#dictdef-websocketopeninfo */
+export interface WebSocketOpenInfo {
+  /** The extensions the server selected. */
+  extensions: string;
+  /** The subprotocol the server selected. */
+  protocol: string;
+  /** Messages: text as strings, binary as Uint8Arrays. Reading slowly pushes back on the server. */
+  readable: ReadableStream<string | Uint8Array>;
+  /** BufferSources go out as binary messages, anything else as text. */
+  writable: WritableStream<any>;
+}
+
+/** The options of `new WebSocketStream()`. @see https://whatpr.org/websockets/48.html#dictdef-websocketstreamoptions */
+export interface WebSocketStreamOptions extends Omit<WebSocketInit, 'protocols'> {
+  /** Subprotocols to offer: distinct tokens. */
+  protocols?: Iterable<string>;
+  /** Aborts the opening handshake (after it, it does nothing). Any AbortSignal implementation. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A WebSocket client whose messages are a ReadableStream and a WritableStream, with
+ * backpressure both ways.
+ * @see https://whatpr.org/websockets/48.html#the-websocketstream-interface
+ */
+export declare class WebSocketStream {
+  /** Parses `url` (ws:, wss:, http: or https:, no fragment) and starts connecting. */
+  constructor(url: string | URL, options?: WebSocketStreamOptions | null);
+  /** The URL the connection was made to, serialized. */
+  readonly url: string;
+  /** Resolves once the handshake succeeded; rejects with a WebSocketError (or the abort reason) if it did not. */
+  readonly opened: Promise<WebSocketOpenInfo>;
+  /** Resolves with the close code and reason on a clean close; rejects with a WebSocketError otherwise. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+  /** Starts the closing handshake (fails the handshake while connecting). */
+  close(closeInfo?: WebSocketCloseInfo | null): void;
+}
+
+/**
+ * A DOMException named "WebSocketError" with a close code and reason: what `closed` rejects with,
+ * and what `readable.cancel()` and `writable.abort()` take to choose the code sent.
+ * @see https://whatpr.org/websockets/48.html#the-websocketerror-interface
+ */
+export declare class WebSocketError extends DOMException {
+  /** Throws an InvalidAccessError for codes other than 1000 and 3000-4999, a SyntaxError for reasons over 123 bytes. */
+  constructor(message?: string, init?: WebSocketCloseInfo | null);
+  /** The close code; null if none was given (a reason alone means 1000). */
+  readonly closeCode: number | null;
+  readonly reason: string;
+}
+
 // The globals. A `var` may be declared many times only if every declaration has the identical
 // type (else TS2403), and @types/node 20+ declares `var WebSocket` (24 and 26 also `CloseEvent`) while
 // lib.dom declares both. So these copy @types/node's conditional form: lib.dom's type when
@@ -287,6 +351,39 @@ declare module 'undici-types' {
 // The global Headers' instance type where one is declared (lib.dom, @types/node 20+); none with
 // @types/node 18 alone. Node's Headers are iterable, so at run time the pairs form takes them.
 type GlobalHeaders = typeof globalThis extends { Headers: { prototype: infer H } } ? H : never;
+
+
+// WebSocketStream and WebSocketError: neither lib.dom nor @types/node declares them yet. Copying
+// the conditional above (`typeof globalThis extends { WebSocketStream: infer T }`) is circular
+// while ours is the only declaration (TS2502), so whether another one exists is read from the
+// global `WebSocketOpenInfo` interface instead: declared empty here, it has members only when
+// lib.dom (or @types/node) declares the interface too. Then every global below defers to that
+// declaration, as the WebSocket ones do; until then they are ours. (So without such a
+// declaration, the global `WebSocketOpenInfo` type is empty: import it from 'polyfill'.)
+type WebSocketStreamClass = typeof WebSocketStream;
+type WebSocketErrorClass = typeof WebSocketError;
+type HasGlobalWebSocketStream = keyof globalThis.WebSocketOpenInfo extends never ? false : true;
+type _WebSocketStream = HasGlobalWebSocketStream extends true ? {} : WebSocketStream;
+type _WebSocketError = HasGlobalWebSocketStream extends true ? {} : WebSocketError;
+type _WebSocketCloseInfo = HasGlobalWebSocketStream extends true ? {} : WebSocketCloseInfo;
+type _WebSocketStreamOptions = HasGlobalWebSocketStream extends true ? {} : WebSocketStreamOptions;
+
+declare global {
+  interface WebSocketOpenInfo {}
+
+  interface WebSocketStream extends _WebSocketStream {}
+  var WebSocketStream: HasGlobalWebSocketStream extends true
+    ? typeof globalThis extends { WebSocketStream: infer T } ? T : never
+    : WebSocketStreamClass;
+
+  interface WebSocketError extends _WebSocketError {}
+  var WebSocketError: HasGlobalWebSocketStream extends true
+    ? typeof globalThis extends { WebSocketError: infer T } ? T : never
+    : WebSocketErrorClass;
+
+  interface WebSocketCloseInfo extends _WebSocketCloseInfo {}
+  interface WebSocketStreamOptions extends _WebSocketStreamOptions {}
+}
 
 // Keeps the helper types above private: a declaration file without it exports everything.
 export {};

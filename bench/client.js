@@ -32,7 +32,24 @@ function loadImplementation(impl) {
   throw new Error(`unknown implementation '${impl}'; use ours, ws or undici`);
 }
 
+/** For the stream workloads: `(url) => WebSocketStream`, ours (the global) or undici's. */
+function loadStreamImplementation(impl) {
+  if (impl === 'ours-stream') {
+    require('../dist/index.js');
+    const OurWebSocketStream = globalThis.WebSocketStream;
+    return (url) => new OurWebSocketStream(url);
+  }
+  if (impl === 'undici-stream') {
+    // undici warns once that its WebSocketStream is experimental; keep stderr for real problems.
+    process.removeAllListeners('warning');
+    const { WebSocketStream: UndiciWebSocketStream } = require('undici');
+    return (url) => new UndiciWebSocketStream(url);
+  }
+  return null;
+}
+
 let makeSocket;
+let makeStream;
 
 /** Opens a socket with binaryType 'arraybuffer'; rejects on error, early close or timeout. */
 function open(url, timeoutMs = 30000) {
@@ -239,6 +256,156 @@ const workloads = {
     return { ...r, count: p.count, bytes, rate: (bytes * p.count) / 1e6 / (r.wallMs / 1000) };
   },
 
+  /**
+   * `count` small messages written through the writable as fast as `writer.ready` allows, and
+   * their echoes read through the readable. Our WebSocket runs `pipelined` instead.
+   */
+  async streamPipelined(url, p) {
+    const wss = makeStream(url);
+    const { readable, writable } = await wss.opened;
+    const writer = writable.getWriter();
+    const reader = readable.getReader();
+    const message = p.text ? 'x'.repeat(p.size) : new Uint8Array(p.size).fill(1);
+    const check = p.text ? (d) => d.length === p.size : (d) => d.byteLength === p.size;
+    const exchange = async (count) => {
+      const reading = (async () => {
+        for (let i = 0; i < count; i++) {
+          const { value, done } = await reader.read();
+          if (done || !check(value)) throw new Error(`echo ${i} is wrong`);
+        }
+      })();
+      for (let i = 0; i < count; i++) {
+        if (writer.desiredSize <= 0) await writer.ready;
+        writer.write(message).catch(() => {});
+      }
+      await reading;
+    };
+    await exchange(p.warmup);
+    const r = await measured(async () => {
+      await exchange(p.count);
+      return {};
+    });
+    wss.close();
+    await wss.closed;
+    return { ...r, count: p.count, rate: p.count / (r.wallMs / 1000) };
+  },
+
+  /**
+   * `bytes` sent by the bulk server in `size`-byte binary messages, read as they come or, with
+   * `slowMs`, by a reader that waits `slowMs` after every `slowEvery` bytes. Reports MB/s and the
+   * peak RSS over the transfer (sampled every 10 ms).
+   */
+  async download(url, p) {
+    const bulk = (bytes) => `${p.bulkUrl}/download?bytes=${bytes}&size=${p.size}`;
+    const transfer = async (bytes) => {
+      let got = 0;
+      let next = p.slowEvery;
+      const slow = async () => {
+        if (p.slowMs && got >= next) {
+          next += p.slowEvery;
+          await new Promise((resolve) => setTimeout(resolve, p.slowMs));
+        }
+      };
+      if (makeStream) {
+        const wss = makeStream(bulk(bytes));
+        const { readable } = await wss.opened;
+        for await (const chunk of readable) {
+          got += chunk.byteLength;
+          await slow();
+        }
+        await wss.closed;
+      } else {
+        // The WebSocket API cannot push back: messages wait in the application's queue.
+        const ws = makeSocket(bulk(bytes));
+        ws.binaryType = 'arraybuffer';
+        const queue = [];
+        let wake = null;
+        let closed = false;
+        ws.onmessage = (e) => {
+          queue.push(e.data);
+          if (wake) wake();
+        };
+        ws.onclose = () => {
+          closed = true;
+          if (wake) wake();
+        };
+        let head = 0;
+        for (;;) {
+          if (head < queue.length) {
+            got += queue[head].byteLength;
+            queue[head++] = undefined;
+            await slow();
+          } else if (closed) {
+            break;
+          } else {
+            await new Promise((resolve) => (wake = resolve));
+            wake = null;
+          }
+        }
+      }
+      if (got !== bytes) throw new Error(`received ${got} of ${bytes} bytes`);
+    };
+    await transfer(p.warmupBytes);
+    gc();
+    const rssBefore = process.memoryUsage.rss();
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+    const r = await measured(async () => {
+      await transfer(p.bytes);
+      return {};
+    });
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
+  },
+
+  /**
+   * `bytes` sent to the bulk server in `size`-byte binary messages: `await writer.write()` in a
+   * loop for the streams; for our WebSocket, send() while bufferedAmount is under `highWater`,
+   * else wait a turn of the event loop. Done when the server, which counts what it received,
+   * has closed cleanly.
+   */
+  async upload(url, p) {
+    const chunk = new Uint8Array(p.size).fill(3);
+    const transfer = async (bytes) => {
+      let reason;
+      if (makeStream) {
+        const wss = makeStream(`${p.bulkUrl}/upload`);
+        const { writable } = await wss.opened;
+        const writer = writable.getWriter();
+        for (let sent = 0; sent < bytes; sent += p.size) await writer.write(chunk);
+        await writer.close();
+        ({ reason } = await wss.closed);
+      } else {
+        const ws = makeSocket(`${p.bulkUrl}/upload`);
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = () => reject(new Error('error event while opening'));
+        });
+        const done = new Promise((resolve) => (ws.onclose = (e) => resolve(e.reason)));
+        for (let sent = 0; sent < bytes; sent += p.size) {
+          while (ws.bufferedAmount >= p.highWater) await new Promise((resolve) => setImmediate(resolve));
+          ws.send(chunk);
+        }
+        ws.close();
+        reason = await done;
+      }
+      if (reason !== String(bytes)) throw new Error(`the server received ${reason} of ${bytes} bytes`);
+    };
+    await transfer(p.warmupBytes);
+    gc();
+    const rssBefore = process.memoryUsage.rss();
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+    const r = await measured(async () => {
+      await transfer(p.bytes);
+      return {};
+    });
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
+  },
+
   /** Open + clean close, `parallel` at a time, `count` in all. */
   async connect(url, p) {
     const cycle = async () => {
@@ -316,10 +483,11 @@ const workloads = {
 process.on('message', async (m) => {
   if (!m || m.type !== 'run') return;
   try {
-    makeSocket = loadImplementation(m.impl);
+    makeStream = loadStreamImplementation(m.impl);
+    if (makeStream === null) makeSocket = loadImplementation(m.impl);
     const fn = workloads[m.workload];
     if (!fn) throw new Error(`unknown workload '${m.workload}'`);
-    const result = await fn(m.url, m.params);
+    const result = await fn(m.url, { ...m.params, bulkUrl: m.bulkUrl });
     process.send({ type: 'result', result }, () => process.exit(0));
   } catch (err) {
     process.send({ type: 'result', error: String((err && err.stack) || err) }, () => process.exit(1));

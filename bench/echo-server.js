@@ -3,7 +3,8 @@
  * The echo server for the API benchmark, in its own process so that its CPU time is not the
  * clients'. `ws` (default) uses the ws package's WebSocketServer; `ours` uses dist/server.js.
  * It tells the parent its port, and answers `{ type: 'cpu' }` with its CPU time and RSS, so the
- * parent can show whether the server was the bottleneck.
+ * parent can show whether the server was the bottleneck. Next to it runs the bulk server of the
+ * stream benchmarks (bulk-server.js), whose port is reported too.
  */
 
 const mode = process.argv[2] || 'ws';
@@ -50,8 +51,8 @@ process.on('message', (m) => {
 // The parent going away ends the server too.
 process.on('disconnect', () => process.exit(0));
 
-start().then(
-  (port) => process.send({ type: 'ready', port, mode }),
+Promise.all([start(), require('./bulk-server.js').startBulkServer()]).then(
+  ([port, bulk]) => process.send({ type: 'ready', port, bulkPort: bulk.address().port, mode }),
   (err) => {
     console.error(err);
     process.exit(1);

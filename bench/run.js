@@ -5,11 +5,14 @@
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
  *                     [--server ours|ws] [--quick] [--cpu-prof] [--node <path>]
+ *                     [--stream-impls ours-stream,undici-stream,ours] [--stream-reps 3]
  *
  * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
  * child (bench/echo-server.js) and runs every measurement in a fresh client child
  * (bench/client.js), implementations interleaved repetition by repetition. Progress goes to
  * stderr, markdown tables to stdout, raw JSON to bench/results/.
+ * The stream workloads (`stream-*`) run WebSocketStreams, ours and undici's, next to our
+ * WebSocket, against the echo server and the bulk server (bulk-server.js) of the same child.
  * `--cpu-prof` writes .cpuprofile files of our client's runs to bench/results/prof/.
  */
 
@@ -50,6 +53,9 @@ const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
 const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
 const impls = String(args.impls || 'ours,ws,undici').split(',');
+// The stream workloads' clients: our WebSocketStream, undici's, and our WebSocket for reference.
+const streamImpls = String(args['stream-impls'] || 'ours-stream,undici-stream,ours').split(',');
+const streamReps = Number(args['stream-reps'] || (quick ? 1 : 3));
 // Our server by default: its echoes of one read leave in one write, so it stays far from
 // saturation at rates where ws's server uses most of a core (see the server CPU column).
 const serverMode = String(args.server || 'ours');
@@ -73,7 +79,9 @@ const idleReps = Number(args['idle-reps'] || (quick ? 1 : 2));
 
 // ---- workloads ----------------------------------------------------------------------------
 
+const KiB = 1024;
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 const q = (full, small) => (quick ? small : full);
 
 /**
@@ -151,6 +159,49 @@ const workloads = [
       { label: `idle: heap+external per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.heapExternalPerConn },
       { label: `idle: RSS per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.rssPerConn },
       { label: `idle: opening ${idleCount}, 100 in flight`, unit: 'conn/s', better: 'higher', pick: (r) => r.rate },
+    ],
+  },
+  // The stream workloads: `fn` by kind of client where the WebSocket needs its own.
+  {
+    name: 'stream-small',
+    stream: true,
+    op: 'message', ops: (r) => r.count,
+    fn: { stream: 'streamPipelined', socket: 'pipelined' },
+    params: { text: false, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 60000 },
+    rows: [{ label: 'pipelined 100k x 64 B binary, writable to readable', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'stream-download',
+    stream: true,
+    op: 'MB', ops: (r) => r.bytes / 1e6,
+    fn: 'download',
+    params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB },
+    rows: [
+      { label: `download ${q('1 GiB', '128 MiB')} in 64 KiB messages`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
+      { label: 'download: peak RSS', unit: 'MB', better: 'lower', pick: (r) => r.peakRssMB },
+    ],
+  },
+  {
+    name: 'stream-download-slow',
+    stream: true,
+    op: 'MB', ops: (r) => r.bytes / 1e6,
+    fn: 'download',
+    params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB, slowMs: 1, slowEvery: 256 * KiB },
+    rows: [
+      { label: `download ${q('1 GiB', '128 MiB')}, slow reader (1 ms per 256 KiB)`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
+      { label: 'slow reader: peak RSS', unit: 'MB', better: 'lower', pick: (r) => r.peakRssMB },
+      { label: 'slow reader: RSS growth over the transfer', unit: 'MB', better: 'lower', pick: (r) => r.rssGrowthMB },
+    ],
+  },
+  {
+    name: 'stream-upload',
+    stream: true,
+    op: 'MB', ops: (r) => r.bytes / 1e6,
+    fn: 'upload',
+    params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB, highWater: MiB },
+    rows: [
+      { label: `upload ${q('1 GiB', '128 MiB')} in 64 KiB messages (await writer.write())`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
+      { label: 'upload: peak RSS', unit: 'MB', better: 'lower', pick: (r) => r.peakRssMB },
     ],
   },
 ];
@@ -242,6 +293,7 @@ function startServer() {
         resolve({
           child,
           port: m.port,
+          bulkPort: m.bulkPort,
           /** The server's CPU time (ms) and RSS, as of now. */
           sample() {
             return new Promise((res) => {
@@ -269,10 +321,11 @@ function startServer() {
 
 /** Runs one measurement in a fresh client process; resolves with its result or `{ error }`. */
 function runClient(server, impl, workload) {
+  const fn = typeof workload.fn === 'string' ? workload.fn : impl.endsWith('-stream') ? workload.fn.stream : workload.fn.socket;
   return new Promise((resolve) => {
     const execArgv = ['--expose-gc'];
     let profFile = null;
-    if (cpuProf && impl === 'ours') {
+    if (cpuProf && (impl === 'ours' || impl === 'ours-stream')) {
       const dir = path.join(resultsDir, 'prof');
       fs.mkdirSync(dir, { recursive: true });
       profFile = path.join(dir, `${workload.name}-${Date.now()}.cpuprofile`);
@@ -307,7 +360,7 @@ function runClient(server, impl, workload) {
       }
       resolve(result);
     });
-    child.send({ type: 'run', impl, workload: workload.fn, url: `ws://127.0.0.1:${server.port}/`, params: workload.params });
+    child.send({ type: 'run', impl, workload: fn, url: `ws://127.0.0.1:${server.port}/`, bulkUrl: `ws://127.0.0.1:${server.bulkPort}`, params: workload.params });
   });
 }
 
@@ -323,7 +376,7 @@ function apiTables(api) {
     '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const w of api.workloads) {
+  for (const w of api.workloads.filter((x) => !x.stream)) {
     const cpu = (impl, key) => {
       const runs = (w.runs[impl] || []).filter((r) => !r.error);
       return median(runs.map((r) => (100 * r[key]) / r.wallMs));
@@ -341,7 +394,39 @@ function apiTables(api) {
     }
   }
   const errors = [];
-  for (const w of api.workloads) {
+  for (const w of api.workloads.filter((x) => !x.stream)) {
+    for (const impl of Object.keys(w.runs)) {
+      for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
+    }
+  }
+  if (errors.length) lines.push('', 'Failed runs:', ...errors);
+  return lines.join('\n');
+}
+
+/** The stream workloads: our WebSocketStream against undici's and against our WebSocket. */
+function streamTable(api) {
+  const names = { 'ours-stream': 'ours (stream)', 'undici-stream': 'undici (stream)', ours: 'ours (WebSocket)' };
+  const cols = ['ours-stream', 'undici-stream', 'ours'];
+  const lines = [
+    `### Stream benchmark (median of ${streamReps} runs; min–max in parentheses; each run a fresh client process)`,
+    '',
+    'Our WebSocketStream and undici\'s, and our WebSocket for reference, against the same servers. Ratios are of medians; for ' +
+      '"higher" rows above 1 means ours (stream) is faster, for "lower" rows below 1 means it uses less. CPU µs per op as above.',
+    '',
+    `| workload | unit | ${cols.map((c) => names[c]).join(' | ')} | stream: ours/undici | ours: stream/WebSocket | client CPU µs per op (${cols.map((c) => names[c]).join(' / ')}) |`,
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const errors = [];
+  for (const w of api.workloads.filter((x) => x.stream)) {
+    for (const [i, row] of w.rows.entries()) {
+      const values = {};
+      for (const impl of cols) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
+      const show = (impl) => (streamImpls.includes(impl) ? cell(values[impl]) : '—');
+      const perOp = (impl) => median((w.runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
+      const perOpCell = i === 0 ? `${cols.map((impl) => (streamImpls.includes(impl) ? fmt(perOp(impl)) : '—')).join(' / ')} per ${w.op}` : '';
+      const m = (impl) => median(values[impl]);
+      lines.push(`| ${row.label} | ${row.unit} (${row.better}) | ${cols.map(show).join(' | ')} | ${ratio(m('ours-stream'), m('undici-stream'))} | ${ratio(m('ours-stream'), m('ours'))} | ${perOpCell} |`);
+    }
     for (const impl of Object.keys(w.runs)) {
       for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
     }
@@ -356,12 +441,13 @@ async function runApi() {
   const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)', workloads: [] };
   try {
     for (const w of workloads.filter((x) => selected.includes(x.name))) {
-      const n = w.reps || reps;
-      const entry = { name: w.name, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
-      for (const impl of impls) entry.runs[impl] = [];
+      const n = w.reps || (w.stream ? streamReps : reps);
+      const clients = w.stream ? streamImpls : impls;
+      const entry = { name: w.name, stream: w.stream === true, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
+      for (const impl of clients) entry.runs[impl] = [];
       for (let rep = 0; rep < n; rep++) {
         // Rotate who goes first, so that no implementation always runs right after the same one.
-        const order = impls.map((_, i) => impls[(i + rep) % impls.length]);
+        const order = clients.map((_, i) => clients[(i + rep) % clients.length]);
         for (const impl of order) {
           const t0 = Date.now();
           const r = await runClient(server, impl, w);
@@ -423,7 +509,8 @@ async function main() {
     `Command: \`${header.command}\` (total ${output.header.elapsedS.toFixed(0)} s; load average at start ${header.loadavgAtStart.join(', ')}, at end ${os.loadavg().map((v) => v.toFixed(2)).join(', ')})`,
   ];
   if (output.micro) md.push('', microTable(output.micro));
-  if (output.api) md.push('', apiTables(output.api));
+  if (output.api && output.api.workloads.some((w) => !w.stream)) md.push('', apiTables(output.api));
+  if (output.api && output.api.workloads.some((w) => w.stream)) md.push('', streamTable(output.api));
   if (output.api && cpuProf) md.push('', profileSection(output.api));
   process.stdout.write(`${md.join('\n')}\n`);
   log(`[bench] raw results: ${path.relative(process.cwd(), file)}`);

@@ -89,6 +89,8 @@ export class Connection implements ParserSink, DialHandler {
   #headReader: HttpHeadReader | null = null; // made on the first response bytes
   #parser: FrameParser | null = null;
   #timer: NodeJS.Timeout | null = null;
+  // pause() was called and resume() not yet: the socket, once there is one, is not read.
+  #paused = false;
 
   #closeSent = false;
   #closeReceived = false;
@@ -151,6 +153,8 @@ export class Connection implements ParserSink, DialHandler {
     socket.on('data', Connection.#socketOnData);
     socket.on('error', Connection.#socketOnError);
     socket.on('close', Connection.#socketOnClose);
+    // A 'data' listener starts the flow; a pause() made before the socket existed stops it again.
+    if (this.#paused) socket.pause();
     this.#sendRequest();
   }
 
@@ -437,6 +441,24 @@ export class Connection implements ParserSink, DialHandler {
     if (queue === undefined) waiters.set(key, [performance.now(), onPong]);
     else queue.push(performance.now(), onPong);
     this.#enqueue(Opcode.PING, payload, 0);
+  }
+
+  /**
+   * Receive backpressure: stop reading the socket (also one not yet connected). Bytes already
+   * read are still parsed and reported; the rest waits in the socket and the kernel, so TCP's
+   * window closes on the peer.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket?.pause();
+  }
+
+  /** Undoes {@link pause}: the socket is read again (from the next tick on, as streams resume). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket?.resume();
   }
 
   #sendClose(code: number | undefined, reason: Uint8Array | undefined): void {

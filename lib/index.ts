@@ -1,9 +1,10 @@
 /**
- * The main entry (`polyfill`): installs `WebSocket` and `CloseEvent` on globalThis, then exports
- * them. Also replaces a native WebSocket (Node 22+), so behaviour is the same on every version.
+ * The main entry (`polyfill`): installs `WebSocket`, `CloseEvent`, `WebSocketStream` and
+ * `WebSocketError` on globalThis, then exports them. Also replaces a native WebSocket (Node 22+),
+ * so behaviour is the same on every version.
  * @see https://webidl.spec.whatwg.org/#es-interface-call (interface objects' property attributes)
  */
-import { CloseEvent, WebSocket } from './ponyfill';
+import { CloseEvent, WebSocket, WebSocketError, WebSocketStream } from './ponyfill';
 
 /**
  * Defines `name` on globalThis the way WebIDL defines an interface object: writable,
@@ -16,5 +17,8 @@ function install(name: string, value: unknown): void {
 
 install('WebSocket', WebSocket);
 install('CloseEvent', CloseEvent);
+// Chromium ships both since version 124; Node has neither as a global.
+install('WebSocketStream', WebSocketStream);
+install('WebSocketError', WebSocketError);
 
 export * from './ponyfill';

@@ -7,7 +7,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { settings } from './settings';
 import { isToken } from './validation';
-import { iterateToStrings, toDOMString, toStringOrStringSequence } from './webidl';
+import { iterateToStrings, toDOMString, toStringOrStringSequence, toUSVStringSequence } from './webidl';
 
 /** An explicit proxy: where to connect, and what to add to the CONNECT request. */
 export interface ProxyConfig {
@@ -205,11 +205,17 @@ export function toConnectOptions(value: unknown, interfaceName: string): Connect
   if (typeof method !== 'function') {
     throw new TypeError(`Failed to construct '${interfaceName}': the second argument's Symbol.iterator is not a function, so it is neither protocols nor an options dictionary.`);
   }
-  return defaultConnectOptions(iterateToStrings(value, method as () => unknown));
+  return defaultConnectOptions(iterateToStrings(value, method as () => unknown, toDOMString, 'protocols'));
+}
+
+/** What WebSocketStreamOptions changes: `protocols` is a sequence<USVString>, and `signal` is read too. */
+export interface StreamMembers {
+  /** Called with the `signal` member (maybe undefined), between `proxy` and `socketPath`. */
+  signal(value: unknown): void;
 }
 
 /** A WebSocketInit (or WebSocketStreamOptions) dictionary, validated into a ConnectOptions. */
-export function toInitDictionary(init: Record<string, unknown>, interfaceName: string): ConnectOptions {
+export function toInitDictionary(init: Record<string, unknown>, interfaceName: string, stream?: StreamMembers): ConnectOptions {
   const defaults = defaultConnectOptions([]);
   // Lexicographic order, as WebIDL reads dictionary members.
   const dispatcher = init.dispatcher;
@@ -229,9 +235,16 @@ export function toInitDictionary(init: Record<string, unknown>, interfaceName: s
   const rawDeflate = init.perMessageDeflate;
   const perMessageDeflate = rawDeflate === undefined ? defaults.perMessageDeflate : toDeflate(rawDeflate, interfaceName);
   const rawProtocols = init.protocols;
-  const protocols = rawProtocols === undefined ? defaults.protocols : toStringOrStringSequence(rawProtocols);
+  const protocols =
+    rawProtocols === undefined
+      ? defaults.protocols
+      : stream === undefined
+        ? toStringOrStringSequence(rawProtocols)
+        : toUSVStringSequence(rawProtocols, `Failed to construct '${interfaceName}': options.protocols`);
   const rawProxy = init.proxy;
   const proxy = rawProxy === undefined ? defaults.proxy : toProxy(rawProxy, interfaceName);
+  // WebSocketStreamOptions' own member, in its place in the order.
+  if (stream !== undefined) stream.signal(init.signal);
   const rawSocketPath = init.socketPath;
   const socketPath = rawSocketPath === undefined ? defaults.socketPath : toDOMString(rawSocketPath);
   const rawTls = init.tls;

@@ -5,6 +5,7 @@
  */
 export { WebSocket, type BinaryType } from './websocket';
 export { CloseEvent, type CloseEventInit } from './events';
+export { WebSocketStream, WebSocketError, type WebSocketOpenInfo, type WebSocketCloseInfo, type WebSocketStreamOptions } from './websocket-stream';
 export { ChannelName } from './diagnostics';
 export { ping } from './ping';
 export type {

@@ -3,6 +3,7 @@
  * @see RFC 6455 §4.1, §7.4
  */
 import * as buffer from 'node:buffer';
+import { MAX_CLOSE_REASON_BYTES } from './constants';
 
 /**
  * Whether `code` may appear in a Close frame on the wire: 1000–1003, 1007–1014 and 3000–4999.
@@ -23,6 +24,25 @@ export function isValidWireCloseCode(code: number): boolean {
  */
 export function isValidApiCloseCode(code: number): boolean {
   return code === 1000 || (code >= 3000 && code <= 4999);
+}
+
+/**
+ * _Validate close code and reason_, shared by `WebSocket.close()`, `WebSocketStream.close()` and
+ * `new WebSocketError()`: returns the reason's UTF-8 bytes. `code` is null when none was given.
+ * @see https://websockets.spec.whatwg.org/#dom-websocket-close
+ * @see https://whatpr.org/websockets/48.html#validate-close-code-and-reason
+ */
+export function validateCloseCodeAndReason(code: number | null, reason: string, context: string): Buffer {
+  // 1. A code other than 1000 or 3000-4999 throws an InvalidAccessError.
+  if (code !== null && !isValidApiCloseCode(code)) {
+    throw new DOMException(`${context}: the close code must be 1000 or between 3000 and 4999; ${code} is neither.`, 'InvalidAccessError');
+  }
+  // 2. A reason longer than 123 bytes of UTF-8 throws a SyntaxError.
+  const bytes = Buffer.from(reason, 'utf8');
+  if (bytes.length > MAX_CLOSE_REASON_BYTES) {
+    throw new DOMException(`${context}: the close reason is ${bytes.length} bytes of UTF-8; at most ${MAX_CLOSE_REASON_BYTES} are allowed.`, 'SyntaxError');
+  }
+  return bytes;
 }
 
 // 1 for each byte that is a `tchar` of RFC 7230 §3.2.6: visible ASCII minus the separators.

@@ -57,6 +57,19 @@ export function toUnsignedShort(value: unknown): number {
 }
 
 /**
+ * WebIDL `[EnforceRange] unsigned short`: a TypeError for NaN, infinities and values outside
+ * 0-65535 after truncation. `what` names the value in the message.
+ * @see https://webidl.spec.whatwg.org/#abstract-opdef-converttoint
+ */
+export function toEnforcedUnsignedShort(value: unknown, what: string): number {
+  const x = +(value as number); // ToNumber, as in toClampedUnsignedShort
+  if (!Number.isFinite(x)) throw new TypeError(`${what} must be a finite number; ${String(x)} is not.`);
+  const t = Math.trunc(x);
+  if (t < 0 || t > 0xffff) throw new TypeError(`${what} must be between 0 and 65535; ${t} is outside that range.`);
+  return t + 0; // + 0 turns -0 into +0
+}
+
+/**
  * WebIDL `(DOMString or sequence<DOMString>)`: an object with Symbol.iterator is a sequence,
  * anything else is one string.
  * @see https://webidl.spec.whatwg.org/#es-union
@@ -66,7 +79,7 @@ export function toStringOrStringSequence(value: unknown): string[] {
     const iteratorMethod = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
     if (iteratorMethod !== undefined && iteratorMethod !== null) {
       if (typeof iteratorMethod !== 'function') throw new TypeError('protocols: Symbol.iterator is not a function');
-      return iterateToStrings(value, iteratorMethod as () => unknown);
+      return iterateToStrings(value, iteratorMethod as () => unknown, toDOMString, 'protocols');
     }
   }
   return [toDOMString(value)];
@@ -77,21 +90,34 @@ export function toStringOrStringSequence(value: unknown): string[] {
  * for...of, Symbol.iterator is read once and a failing conversion does not call `return()`.
  * @see https://webidl.spec.whatwg.org/#create-sequence-from-iterable
  */
-export function iterateToStrings(iterable: object, method: () => unknown): string[] {
+export function iterateToStrings(iterable: object, method: () => unknown, convert: (value: unknown) => string, what: string): string[] {
   const iterator: unknown = Reflect.apply(method, iterable, []);
   if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) {
-    throw new TypeError('protocols: the iterator is not an object');
+    throw new TypeError(`${what}: the iterator is not an object`);
   }
   const next = (iterator as { next: unknown }).next;
   const out: string[] = [];
   for (;;) {
     const result: unknown = Reflect.apply(next as () => unknown, iterator, []);
     if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
-      throw new TypeError('protocols: the iterator result is not an object');
+      throw new TypeError(`${what}: the iterator result is not an object`);
     }
     if ((result as IteratorResult<unknown>).done) return out;
-    out.push(toDOMString((result as IteratorResult<unknown>).value));
+    out.push(convert((result as IteratorResult<unknown>).value));
   }
+}
+
+/**
+ * WebIDL `sequence<USVString>`: an iterable object (a string is not one), each value a USVString.
+ * `what` names the value in messages.
+ * @see https://webidl.spec.whatwg.org/#es-sequence
+ */
+export function toUSVStringSequence(value: unknown, what: string): string[] {
+  if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+    const iteratorMethod = (value as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (typeof iteratorMethod === 'function') return iterateToStrings(value, iteratorMethod as () => unknown, toUSVString, what);
+  }
+  throw new TypeError(`${what} must be a sequence (an iterable object such as an array) of strings.`);
 }
 
 /** What `send()` accepts, after conversion. */

@@ -3,12 +3,12 @@
  * @see https://websockets.spec.whatwg.org/#the-websocket-interface
  */
 import { Blob } from 'node:buffer';
-import { MAX_CLOSE_REASON_BYTES, ReadyState } from './constants';
+import { ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
 import { CloseEvent } from './events';
 import { toConnectOptions, type WebSocketInit } from './options';
 import { checkProtocols, parseWebSocketURL } from './url';
-import { isValidApiCloseCode } from './validation';
+import { validateCloseCodeAndReason } from './validation';
 import {
   defineInterface,
   illegalInvocation,
@@ -85,7 +85,7 @@ export class WebSocket extends EventTarget {
    * The constructor steps.
    * @see https://websockets.spec.whatwg.org/#dom-websocket-websocket
    */
-  constructor(url: string | URL, protocols?: string | Iterable<string> | WebSocketInit | null) {
+  constructor(url: string | URL, protocols: string | Iterable<string> | WebSocketInit | null | undefined = undefined) {
     super();
     if (arguments.length === 0) throw missingArguments('WebSocket', 'constructor', 1, 0);
     const urlString = toUSVString(url);
@@ -199,24 +199,8 @@ export class WebSocket extends EventTarget {
     const hasCode = code !== undefined;
     const clamped = hasCode ? toClampedUnsignedShort(code) : 0;
     const reasonString = reason === undefined ? undefined : toUSVString(reason);
-    // 1. A code other than 1000 or 3000-4999 throws an InvalidAccessError.
-    if (hasCode && !isValidApiCloseCode(clamped)) {
-      throw new DOMException(
-        `Failed to execute 'close' on 'WebSocket': the close code must be 1000 or between 3000 and 4999; ${clamped} is neither.`,
-        'InvalidAccessError',
-      );
-    }
-    // 2. A reason longer than 123 bytes of UTF-8 throws a SyntaxError.
-    let reasonBytes: Buffer | undefined;
-    if (reasonString !== undefined) {
-      reasonBytes = Buffer.from(reasonString, 'utf8');
-      if (reasonBytes.length > MAX_CLOSE_REASON_BYTES) {
-        throw new DOMException(
-          `Failed to execute 'close' on 'WebSocket': the close reason is ${reasonBytes.length} bytes of UTF-8; at most ${MAX_CLOSE_REASON_BYTES} are allowed.`,
-          'SyntaxError',
-        );
-      }
-    }
+    // 1-2. The code must be 1000 or 3000-4999, and the reason at most 123 bytes of UTF-8.
+    const reasonBytes = validateCloseCodeAndReason(hasCode ? clamped : null, reasonString ?? '', "Failed to execute 'close' on 'WebSocket'");
     // 3. The first matching case:
     const state = this.#readyState;
     // - CLOSING or CLOSED: do nothing.

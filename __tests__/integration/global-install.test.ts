@@ -29,6 +29,8 @@ interface Report {
   typeofCloseEvent: string;
   webSocket: typeof interfaceObject | null;
   closeEvent: typeof interfaceObject | null;
+  webSocketStream: typeof interfaceObject | null;
+  webSocketError: typeof interfaceObject | null;
   ours: boolean;
   echo?: { data: string; code: number; reason: string; wasClean: boolean; closeEventName: string };
   [key: string]: unknown;
@@ -78,6 +80,10 @@ function expectInstalled(report: Report): void {
   expect(report.ours).toBe(true);
   expect(report.webSocket).toEqual(interfaceObject);
   expect(report.closeEvent).toEqual(interfaceObject);
+  // WebSocketStream and WebSocketError too, as Chromium has them (no Node version does).
+  expect(report.webSocketStream).toEqual(interfaceObject);
+  expect(report.webSocketError).toEqual(interfaceObject);
+  expect(report.streamEcho).toEqual({ data: 'hello from a stream', closeCode: 1000, reason: 'done' });
   expect(report.echo).toEqual({ data: 'hello from a child process', code: 1000, reason: 'done', wasClean: true, closeEventName: 'CloseEvent' });
 }
 
@@ -125,6 +131,7 @@ test('the ponyfill entry leaves globalThis alone and exports working classes', a
   expect(report.ours).toBe(false);
   expect([report.typeofWebSocket, report.webSocket]).toEqual([pristine.typeofWebSocket, pristine.webSocket]);
   expect(report.closeEvent).toEqual((report.before as { closeEvent: unknown }).closeEvent);
+  expect([report.webSocketStream, report.webSocketError, report.streamEcho]).toEqual([null, null, undefined]);
   expect(report.sameModule).toBe(true);
   expect(report.exported).toBe(true);
   expect(report.echo).toMatchObject({ data: 'hello from a child process', code: 1000, wasClean: true });

@@ -18,12 +18,17 @@ check<Extends<shipped.CloseEventInit, impl.CloseEventInit>>();
 check<Extends<keyof shipped.WebSocket, keyof impl.WebSocket>>();
 check<Extends<keyof typeof shipped.WebSocket, keyof typeof impl.WebSocket>>();
 check<Extends<keyof shipped.CloseEvent, keyof impl.CloseEvent>>();
+check<Extends<keyof shipped.WebSocketStream, keyof impl.WebSocketStream>>();
+check<Extends<keyof shipped.WebSocketError, keyof impl.WebSocketError>>();
 
 // Arguments the types allow are arguments the implementation takes.
 check<Extends<ConstructorParameters<typeof shipped.WebSocket>, ConstructorParameters<typeof impl.WebSocket>>>();
 check<Extends<ConstructorParameters<typeof shipped.CloseEvent>, ConstructorParameters<typeof impl.CloseEvent>>>();
 check<Extends<Parameters<shipped.WebSocket['send']>, Parameters<impl.WebSocket['send']>>>();
 check<Extends<Parameters<shipped.WebSocket['close']>, Parameters<impl.WebSocket['close']>>>();
+check<Extends<ConstructorParameters<typeof shipped.WebSocketStream>, ConstructorParameters<typeof impl.WebSocketStream>>>();
+check<Extends<ConstructorParameters<typeof shipped.WebSocketError>, ConstructorParameters<typeof impl.WebSocketError>>>();
+check<Extends<Parameters<shipped.WebSocketStream['close']>, Parameters<impl.WebSocketStream['close']>>>();
 
 // And what the implementation returns fits the types.
 check<Extends<Pick<impl.WebSocket, 'url' | 'readyState' | 'bufferedAmount' | 'extensions' | 'protocol' | 'binaryType'>, Pick<shipped.WebSocket, 'url' | 'readyState' | 'bufferedAmount' | 'extensions' | 'protocol' | 'binaryType'>>>();
@@ -44,3 +49,5 @@ check<Same<shipped.WebSocketHeartbeatInit, impl.WebSocketHeartbeatInit>>();
 check<Same<shipped.WebSocketPerMessageDeflateInit, impl.WebSocketPerMessageDeflateInit>>();
 check<Same<shipped.WebSocketTlsInit, impl.WebSocketTlsInit>>();
 check<Same<shipped.WebSocketHeadersInit, impl.WebSocketHeadersInit>>();
+check<Extends<Pick<impl.WebSocketStream, 'url' | 'opened' | 'closed'>, Pick<shipped.WebSocketStream, 'url' | 'opened' | 'closed'>>>();
+check<Extends<Pick<impl.WebSocketError, 'closeCode' | 'reason'>, Pick<shipped.WebSocketError, 'closeCode' | 'reason'>>>();
