@@ -2,9 +2,14 @@
  * Interoperability with a real, independent server implementation: the `ws` package.
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import * as path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket as PeerSocket, type RawData } from 'ws';
-import { WebSocket } from '../../lib/ponyfill';
+import { type CloseEvent, WebSocket } from '../../lib/ponyfill';
 import { next, outcomeOf, within } from '../helpers/events';
 
 let wss: WebSocketServer | undefined;
@@ -192,4 +197,56 @@ test('many small messages keep their order', async () => {
   for (let i = 0; i < 500; i++) ws.send(`m${i}`);
   await within(all, 10000, '500 messages on the ws server');
   expect(texts).toEqual(Array.from({ length: 500 }, (_, i) => `m${i}`));
+});
+
+describe('Node options against a ws server', () => {
+  const tlsFixture = (name: string): Buffer => readFileSync(path.join(__dirname, '..', 'fixtures', 'tls', name));
+  let https: HttpsServer | undefined;
+  afterEach(async () => {
+    https?.closeAllConnections();
+    await new Promise<void>((resolve) => (https === undefined ? resolve() : https.close(() => resolve())));
+    https = undefined;
+  });
+
+  test('headers and tls (a private CA and a client certificate) reach a wss: ws server, and messages flow', async () => {
+    https = createHttpsServer({
+      key: tlsFixture('server-key.pem'),
+      cert: tlsFixture('server.pem'),
+      ca: tlsFixture('client-ca.pem'),
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    const server = new WebSocketServer({ server: https });
+    wss = server;
+    https.listen(0, '127.0.0.1');
+    await within(once(https, 'listening'), 5000, 'the https server to listen');
+    const { port } = https.address() as AddressInfo;
+    const ws = new WebSocket(`wss://localhost:${port}/secure`, {
+      headers: new Headers([['X-Api-Key', 'k-123'], ['Cookie', 'sid=1']]),
+      tls: { ca: tlsFixture('ca.pem'), cert: tlsFixture('client.pem'), key: tlsFixture('client-key.pem') },
+      protocols: ['v1'],
+    });
+    server.on('connection', (peer) => peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary })));
+    const [, request] = (await within(once(server, 'connection'), 5000, 'a connection on the ws server')) as [PeerSocket, IncomingMessage];
+    await next(ws, 'open');
+    expect(request.headers['x-api-key']).toBe('k-123');
+    expect(request.headers.cookie).toBe('sid=1');
+    expect(request.headers['user-agent']).toBe('node');
+    expect((request.socket as TLSSocket).getPeerCertificate().subject.CN).toBe('test client');
+    expect(ws.protocol).toBe('v1');
+    ws.send('through TLS');
+    expect((await next<MessageEvent>(ws, 'message')).data).toBe('through TLS');
+    ws.close(1000);
+    expect(await next<CloseEvent>(ws, 'close')).toMatchObject({ code: 1000, wasClean: true });
+  });
+
+  test('without the client certificate the ws server refuses the TLS handshake: error, then close 1006', async () => {
+    https = createHttpsServer({ key: tlsFixture('server-key.pem'), cert: tlsFixture('server.pem'), ca: tlsFixture('client-ca.pem'), requestCert: true, rejectUnauthorized: true });
+    wss = new WebSocketServer({ server: https });
+    https.listen(0, '127.0.0.1');
+    await within(once(https, 'listening'), 5000, 'the https server to listen');
+    const { port } = https.address() as AddressInfo;
+    const outcome = await outcomeOf(new WebSocket(`wss://localhost:${port}/`, { tls: { ca: tlsFixture('ca.pem') } }));
+    expect(outcome).toMatchObject({ events: ['error', 'close'], code: 1006, wasClean: false });
+  });
 });
