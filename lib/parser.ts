@@ -35,6 +35,12 @@ export interface ParserOptions {
 const State = { HEAD: 0, LENGTH_16: 1, LENGTH_64: 2, MASK_KEY: 3, PAYLOAD: 4, STOPPED: 5 } as const;
 type State = (typeof State)[keyof typeof State];
 
+// Pieces of a message shorter than this are copied (into the staging buffer) rather than kept
+// as views: a view costs about 100 bytes of object and may hold a whole socket chunk.
+const SMALL_PIECE = 1024;
+const STAGING_MIN = 256;
+const STAGING_MAX = 16 * 1024;
+
 /**
  * Parses a stream of WebSocket frames that arrives in chunks split at any byte.
  * Frames inside one chunk are handed out as views of it; bytes are copied only when a frame head
@@ -64,6 +70,11 @@ export class FrameParser {
   #messageIsText = false;
   #messageLength = 0;
   #fragments: Buffer[] = [];
+  // Small pieces are copied into this bump buffer instead of being kept as views, so that a
+  // message sent as many tiny frames costs memory in proportion to its bytes, not its frames.
+  #staging: Buffer | null = null;
+  #stagingStart = 0; // where the run not yet in #fragments begins
+  #stagingUsed = 0;
   // Made on the first text message that arrives in pieces; most never do.
   #utf8: Utf8StreamValidator | null = null;
 
@@ -221,7 +232,7 @@ export class FrameParser {
     }
     // A whole unfragmented message in the first chunk (the common case): one view, checked in
     // one go, with no piece list.
-    if (this.#fin && this.#payloadRead === 0 && this.#fragments.length === 0) {
+    if (this.#fin && this.#payloadRead === 0 && this.#fragments.length === 0 && this.#staging === null) {
       const length = this.#payloadLength;
       if (length === 0 || (this.#buffered >= length && this.#chunks[0].length - this.#offset >= length)) {
         const data = length === 0 ? EMPTY : this.#take(length);
@@ -242,10 +253,12 @@ export class FrameParser {
       if (this.#messageIsText && !(this.#utf8 ??= new Utf8StreamValidator()).push(piece)) {
         return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
       }
-      this.#fragments.push(piece);
+      this.#keep(piece);
     }
     this.#state = State.HEAD;
     if (!this.#fin) return true;
+    this.#endRun();
+    this.#staging = null;
     if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence');
     }
@@ -254,6 +267,35 @@ export class FrameParser {
     this.#inMessage = false;
     this.#sink.onMessage(this.#messageIsText, data);
     return true;
+  }
+
+  /**
+   * Keeps a piece of the message being assembled. A large piece stays a view of its chunk; a
+   * small one is appended to the staging buffer, whose consecutive pieces become one view.
+   */
+  #keep(piece: Buffer): void {
+    if (piece.length >= SMALL_PIECE) {
+      this.#endRun();
+      this.#fragments.push(piece);
+      return;
+    }
+    let staging = this.#staging;
+    if (staging === null || staging.length - this.#stagingUsed < piece.length) {
+      this.#endRun();
+      // Grows from 256 bytes to STAGING_MAX, so a short fragmented message stays small.
+      const size = Math.max(piece.length, staging === null ? STAGING_MIN : Math.min(staging.length * 2, STAGING_MAX));
+      staging = this.#staging = Buffer.allocUnsafeSlow(size);
+      this.#stagingStart = this.#stagingUsed = 0;
+    }
+    staging.set(piece, this.#stagingUsed);
+    this.#stagingUsed += piece.length;
+  }
+
+  /** Moves the staged run, if any, to #fragments; later small pieces start a new run after it. */
+  #endRun(): void {
+    if (this.#staging === null || this.#stagingUsed === this.#stagingStart) return;
+    this.#fragments.push(this.#staging.subarray(this.#stagingStart, this.#stagingUsed));
+    this.#stagingStart = this.#stagingUsed;
   }
 
   #control(payload: Buffer): boolean {
@@ -298,6 +340,7 @@ export class FrameParser {
     this.#state = State.STOPPED;
     this.#chunks = [];
     this.#fragments = [];
+    this.#staging = null;
     this.#buffered = 0;
   }
 
