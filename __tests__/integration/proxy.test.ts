@@ -206,6 +206,25 @@ describe('proxy credentials', () => {
     await next(ws, 'open');
   });
 
+  test("a 401 retry with the URL's credentials goes through the proxy again, on a new tunnel; each credential goes to its own party", async () => {
+    const server = await rawTarget();
+    const proxy = await proxyServer();
+    const ws = open(`ws://site:pw@127.0.0.1:${server.port}/`, { proxy: proxy.url('proxy:pp') });
+    const first = await server.requests.next();
+    expect(first.head.headers.has('authorization')).toBe(false);
+    first.socket.write('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="x"\r\nContent-Length: 0\r\n\r\n');
+    const second = await server.requests.next();
+    expect(second.head.headers.get('authorization')).toBe(`Basic ${Buffer.from('site:pw').toString('base64')}`);
+    expect(second.raw).not.toMatch(/proxy-authorization/i);
+    second.accept();
+    await next(ws, 'open');
+    const proxyAuth = `Basic ${Buffer.from('proxy:pp').toString('base64')}`;
+    expect(proxy.seen.map((r) => [r.target, r.head.headers.get('proxy-authorization'), r.head.headers.has('authorization')])).toEqual([
+      [`127.0.0.1:${server.port}`, proxyAuth, false],
+      [`127.0.0.1:${server.port}`, proxyAuth, false],
+    ]);
+  });
+
   test('the User-Agent given for the handshake is the one the proxy sees; the proxy headers can give their own', async () => {
     const server = await rawTarget();
     const proxy = await proxyServer();
@@ -275,6 +294,18 @@ describe('proxy failures', () => {
       `no valid handshake response within 300 ms (still waiting for the proxy http://127.0.0.1:${proxy.port} to answer the CONNECT to 127.0.0.1:${server.port})`,
     ]);
     await proxy.disconnects.next(5000, 'the client to close its socket to the proxy');
+  });
+
+  test('close() while the proxy has not answered: close 1006 at once, and the socket to the proxy is closed', async () => {
+    const server = await rawTarget();
+    const proxy = await proxyServer({ behaviour: { kind: 'silent' } });
+    const ws = open(server.url(), { proxy: proxy.url() });
+    const outcome = outcomeOf(ws);
+    await proxy.next();
+    ws.close();
+    expect(await outcome).toMatchObject({ ...FAILED, events: ['error', 'close'] });
+    await proxy.disconnects.next(5000, 'the client to close its socket to the proxy');
+    expect(server.connections).toBe(0);
   });
 
   test('a 1xx before the 200 is skipped', async () => {
