@@ -83,6 +83,9 @@ export class Connection implements ParserSink, DialHandler {
   readonly #origin: string | null;
   // Until the handshake ends: the dial that holds our place in the per-address queue.
   #dial: Dial | null;
+  // The caller's handshake headers, less a Proxy-Authorization when a proxy is used: that one
+  // goes on the CONNECT (see transport.ts), and proxy credentials never reach the target.
+  readonly #requestHeaders: readonly (readonly [string, string])[];
   #socket: OwnedSocket | null = null;
   #authRetried = false; // the one retry after a 401 Basic challenge has been made
   #phase: Phase = Phase.CONNECTING;
@@ -139,11 +142,13 @@ export class Connection implements ParserSink, DialHandler {
     // The handshake timeout covers everything until the 101 is validated: DNS, the queue, TCP,
     // TLS and the response.
     this.#startTimer(options.handshakeTimeout, Connection.#handshakeTimedOut);
-    this.#dial = new Dial(url, options, this);
+    const dial = new Dial(url, options, this);
+    this.#dial = dial;
+    this.#requestHeaders = dial.proxy === null ? options.headers : options.headers.filter(([name]) => name.toLowerCase() !== 'proxy-authorization');
   }
 
-  /** @internal DialHandler: a connected socket for the handshake. */
-  onDialed(socket: net.Socket): void {
+  /** @internal DialHandler: a connected socket for the handshake, and bytes already read from it. */
+  onDialed(socket: net.Socket, head: Buffer): void {
     const owned = socket as OwnedSocket;
     owned[kConnection] = this;
     this.#socket = owned;
@@ -156,6 +161,7 @@ export class Connection implements ParserSink, DialHandler {
     // A 'data' listener starts the flow; a pause() made before the socket existed stops it again.
     if (this.#paused) socket.pause();
     this.#sendRequest();
+    if (head.length > 0) this.#onData(head);
   }
 
   /** @internal DialHandler: no socket could be made; the connection fails without one. */
@@ -177,7 +183,10 @@ export class Connection implements ParserSink, DialHandler {
   }
 
   static #handshakeTimedOut(connection: Connection): void {
-    connection.#fail(undefined, `no valid handshake response within ${connection.#options.handshakeTimeout} ms`);
+    // Say where it was stuck when the socket was not even ready (the queue, a proxy, TLS).
+    const waitingFor = connection.#socket === null ? connection.#dial?.waitingFor : null;
+    const where = waitingFor ? ` (still ${waitingFor})` : '';
+    connection.#fail(undefined, `no valid handshake response within ${connection.#options.handshakeTimeout} ms${where}`);
   }
 
   // RFC 6455 §7.1.1 leaves closing TCP to the server once both Close frames are exchanged; like
@@ -213,7 +222,7 @@ export class Connection implements ParserSink, DialHandler {
       origin: this.#origin,
       // URL credentials go only on the retry that answers a Basic challenge (Fetch, Chromium).
       authorization: this.#authRetried ? basicCredentials(url) : undefined,
-      extraHeaders: this.#options.headers,
+      extraHeaders: this.#requestHeaders,
     });
     (this.#socket as OwnedSocket).write(request, 'latin1');
   }

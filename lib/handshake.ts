@@ -51,6 +51,9 @@ export interface ClientRequestOptions {
   extraHeaders?: readonly (readonly [string, string])[];
 }
 
+/** Our `User-Agent`: what Node's own fetch sends. @see RFC 9110 §10.1.5 */
+export const DEFAULT_USER_AGENT = 'node';
+
 // Headers a caller may give in place of ours, by lower-case name.
 const REPLACEABLE = new Set(['host', 'origin', 'user-agent', 'authorization', 'cookie']);
 
@@ -86,7 +89,7 @@ export function buildClientRequest(options: ClientRequestOptions): string {
     'Connection: Upgrade\r\n' +
     'Pragma: no-cache\r\n' +
     'Cache-Control: no-cache\r\n' +
-    line('User-Agent', options.userAgent ?? 'node') +
+    line('User-Agent', options.userAgent ?? DEFAULT_USER_AGENT) +
     'Upgrade: websocket\r\n' +
     line('Origin', options.origin) +
     'Sec-WebSocket-Version: 13\r\n' +

@@ -1,18 +1,27 @@
 /**
  * Dialing: from a URL and its options to a connected duplex that the opening handshake can be
  * written on. It resolves the host, waits its turn in RFC 6455 §4.1's per-address queue, and
- * opens the TCP or TLS socket. A dial reports once, to its {@link DialHandler}; it never throws.
- * @see RFC 6455 §4.1 (steps 1-4 of the client's requirements)
+ * opens the TCP or TLS socket, directly or through an HTTP proxy's CONNECT tunnel. A dial
+ * reports once, to its {@link DialHandler}; it never throws.
+ * @see RFC 6455 §4.1 (steps 1-4 of the client's requirements), RFC 9110 §9.3.6
  */
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ConnectOptions } from './options';
+import { EMPTY } from './constants';
+import { DEFAULT_USER_AGENT, HttpHeadReader } from './handshake';
+import type { ConnectOptions, ProxyConfig } from './options';
+import { buildConnectRequest, connectStatus, effectivePort, proxyFromEnvironment, proxyName } from './proxy';
+import { settings } from './settings';
 
 /** What a dial tells its owner, exactly once. */
 export interface DialHandler {
-  /** `socket` is connected (and, for `wss:`, its TLS handshake is done). */
-  onDialed(socket: net.Socket): void;
+  /**
+   * `socket` is connected (and, for `wss:`, its TLS handshake is done). `head` holds bytes
+   * already read from it (a proxy's answer and the first tunnel bytes in one read), which come
+   * before anything the socket emits.
+   */
+  onDialed(socket: net.Socket, head: Buffer): void;
   /** No socket could be made; `reason` says why, for the fail diagnostics. */
   onDialFailed(reason: string, error?: unknown): void;
 }
@@ -34,9 +43,16 @@ export class Dial {
   readonly #handler: DialHandler;
   readonly #host: string;
   readonly #port: number;
+  /** The proxy this dial goes through, if any (the option's, or the environment's). @see RFC 9110 §9.3.6 */
+  readonly proxy: ProxyConfig | null;
   #addresses: LookupResult | null = null;
   #queueKey: string | null = null;
+  // The socket not yet handed over, and under it the tunnel to the proxy while TLS to the target
+  // is being set up inside it; cancel() destroys both.
   #socket: net.Socket | null = null;
+  #tunnel: net.Socket | null = null;
+  // What the dial is waiting for, for the handshake timeout's message.
+  #stage = 'resolving the host';
   #done = false; // reported, cancelled or released: nothing more happens
 
   constructor(url: URL, options: ConnectOptions, handler: DialHandler) {
@@ -45,8 +61,27 @@ export class Dial {
     this.#handler = handler;
     // URL keeps the brackets of an IPv6 literal in `hostname`; sockets want the bare address.
     this.#host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    this.#port = url.port === '' ? (url.protocol === 'wss:' ? 443 : 80) : Number(url.port);
+    this.#port = effectivePort(url);
+    // The proxy: the option's; else, for host:port dials, the environment's, read now, when the
+    // WebSocket is constructed. A Unix socket is never proxied; `proxy: null` turns it off.
+    let proxy = options.proxy ?? null;
+    if (options.proxy === undefined && options.socketPath === null) {
+      const fromEnv = proxyFromEnvironment(url, process);
+      if (fromEnv.kind === 'invalid') {
+        // Reported after the constructor has returned, as every dial failure is.
+        this.proxy = null;
+        process.nextTick(() => this.#fail(fromEnv.reason));
+        return;
+      }
+      if (fromEnv.kind === 'proxy') proxy = fromEnv.proxy;
+    }
+    this.proxy = proxy;
     this.#resolve();
+  }
+
+  /** What the dial is still waiting for, in words; null once the socket has been handed over. @see RFC 6455 §4.1 */
+  get waitingFor(): string | null {
+    return this.#done || this.#stage === '' ? null : this.#stage;
   }
 
   /**
@@ -58,8 +93,11 @@ export class Dial {
     this.#done = true;
     this.#leaveQueue();
     const socket = this.#socket;
+    const tunnel = this.#tunnel;
     this.#socket = null;
+    this.#tunnel = null;
     socket?.destroy();
+    tunnel?.destroy();
   }
 
   /** A second socket to the same address, keeping the queue slot (the 401 retry). */
@@ -73,6 +111,13 @@ export class Dial {
     if (this.#options.socketPath !== null) {
       // A Unix domain socket has no address to resolve; its path is its queue key.
       this.#join(`unix:${this.#options.socketPath}`);
+      return;
+    }
+    if (this.proxy !== null) {
+      // Through a proxy the target's address is the proxy's to find (we may not even be able to
+      // resolve it), so the queue is keyed by the host name and port as written, as Chromium
+      // keys it for proxied connections; the URL's hostname keeps an IPv6 literal's brackets.
+      this.#join(`${this.#url.hostname}:${this.#port}`);
       return;
     }
     const family = net.isIP(this.#host);
@@ -109,6 +154,7 @@ export class Dial {
       queues.set(key, [this]);
       this.#connect();
     } else {
+      this.#stage = `waiting in the queue behind another connection to ${key} (RFC 6455 §4.1)`;
       queue.push(this);
     }
   }
@@ -128,6 +174,11 @@ export class Dial {
   //    can fall back), with TLS for wss:.
   #connect(): void {
     if (this.#done) return;
+    if (this.proxy !== null) {
+      this.#connectToProxy(this.proxy);
+      return;
+    }
+    this.#stage = `connecting to ${this.#options.socketPath ?? this.#url.host}`;
     const host = this.#host;
     const secure = this.#url.protocol === 'wss:';
     const socketPath = this.#options.socketPath;
@@ -163,10 +214,159 @@ export class Dial {
     socket.once('error', onError);
     socket.once(secure ? 'secureConnect' : 'connect', () => {
       if (this.#socket !== socket) return;
-      this.#socket = null;
       socket.removeListener('error', onError);
-      this.#handler.onDialed(socket);
+      this.#handOver(socket, EMPTY);
     });
+  }
+
+  // 3 (through a proxy). Connect to the proxy (TLS for an https: proxy, verified against Node's
+  //    CA store unless its tls options say otherwise), and ask it for a tunnel to the target.
+  #connectToProxy(proxy: ProxyConfig): void {
+    const name = proxyName(proxy.url);
+    const authority = `${this.#url.hostname}:${this.#port}`;
+    const proxyHost = proxy.url.hostname.startsWith('[') ? proxy.url.hostname.slice(1, -1) : proxy.url.hostname;
+    const where = { host: proxyHost, port: effectivePort(proxy.url) };
+    const secure = proxy.url.protocol === 'https:';
+    this.#stage = `connecting to the proxy ${name}`;
+    const socket = secure
+      ? tls.connect({
+          ...proxy.tls,
+          ...where,
+          servername: proxy.tls.servername ?? (net.isIP(proxyHost) === 0 ? proxyHost : undefined),
+          ALPNProtocols: ['http/1.1'],
+        } as tls.ConnectionOptions)
+      : net.connect(where);
+    this.#socket = socket;
+    let reader: HttpHeadReader | null = null;
+    const detach = (): void => {
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+      socket.removeListener('data', onData);
+    };
+    const failWith = (reason: string, error?: unknown): void => {
+      detach();
+      this.#socket = null;
+      socket.on('error', ignoreError);
+      socket.destroy();
+      this.#fail(reason, error);
+    };
+    const onError = (error: Error): void => {
+      if (this.#socket !== socket) return;
+      failWith(reader === null ? `could not connect to the proxy ${name}: ${error.message}` : `the connection to the proxy ${name} failed: ${error.message}`, error);
+    };
+    const onClose = (): void => {
+      if (this.#socket !== socket) return;
+      failWith(`the proxy ${name} closed the connection without answering the CONNECT to ${authority}`);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (this.#socket !== socket || reader === null) return;
+      let result = reader.push(chunk);
+      for (;;) {
+        if (result.kind === 'more') return;
+        if (result.kind === 'error') {
+          failWith(`the proxy ${name} sent an invalid answer to the CONNECT to ${authority}: ${result.message}`);
+          return;
+        }
+        const status = connectStatus(result.head);
+        if (status.kind === 'interim') {
+          // A 1xx before the final answer: read on, from the bytes after it.
+          reader = new HttpHeadReader(settings.maxHandshakeHeadSize);
+          result = result.rest.length > 0 ? reader.push(result.rest) : { kind: 'more' };
+          continue;
+        }
+        if (status.kind === 'invalid') {
+          failWith(`the proxy ${name} sent an invalid answer to the CONNECT to ${authority}: ${JSON.stringify(status.startLine)} is not an HTTP/1.1 status line`);
+          return;
+        }
+        if (status.kind === 'refused') {
+          const text = status.statusText === '' ? '' : ` ${status.statusText}`;
+          failWith(`the proxy ${name} refused the CONNECT to ${authority}: ${status.status}${text}`);
+          return;
+        }
+        // 2xx: the tunnel is open; the bytes after the head are the target's.
+        detach();
+        this.#tunnelOpen(socket, result.rest, name);
+        return;
+      }
+    };
+    socket.on('error', onError);
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      if (this.#socket !== socket) return;
+      this.#stage = `waiting for the proxy ${name} to answer the CONNECT to ${authority}`;
+      socket.setNoDelay(true);
+      reader = new HttpHeadReader(settings.maxHandshakeHeadSize);
+      socket.on('data', onData);
+      socket.on('close', onClose);
+      socket.write(
+        buildConnectRequest({ authority, proxy, userAgent: this.#userAgent(), authorization: this.#givenProxyAuthorization() }),
+        'latin1',
+      );
+    });
+  }
+
+  // 4 (through a proxy). The tunnel is open: for ws: it is the socket; for wss:, TLS to the target
+  //    goes inside it, with SNI and certificate checks against the target, never the proxy.
+  #tunnelOpen(tunnel: net.Socket, rest: Buffer, name: string): void {
+    if (this.#url.protocol !== 'wss:') {
+      this.#handOver(tunnel, rest);
+      return;
+    }
+    // TLS reads what the tunnel socket has buffered before it takes over: put the bytes that
+    // came with the proxy's answer back, and hold the stream so none is emitted meanwhile.
+    tunnel.pause();
+    if (rest.length > 0) tunnel.unshift(rest);
+    const host = this.#host;
+    this.#stage = `in the TLS handshake with ${this.#url.host} through the proxy ${name}`;
+    const secured = tls.connect({
+      ...this.#options.tls,
+      socket: tunnel,
+      // The identity to check: the target's host, not the host the tunnel socket was made for.
+      host,
+      servername: this.#options.tls.servername ?? (net.isIP(host) === 0 ? host : undefined),
+      ALPNProtocols: ['http/1.1'],
+    } as tls.ConnectionOptions);
+    this.#socket = secured;
+    this.#tunnel = tunnel;
+    // The tunnel's own failures end the TLS socket on it (the owner listens on that one).
+    const onTunnelError = (error: Error): void => {
+      secured.destroy(error);
+    };
+    tunnel.on('error', onTunnelError);
+    tunnel.once('close', () => secured.destroy());
+    const onError = (error: Error): void => {
+      if (this.#socket !== secured) return;
+      this.#socket = null;
+      this.#tunnel = null;
+      secured.on('error', ignoreError);
+      secured.destroy();
+      tunnel.destroy();
+      this.#fail(`TLS through the proxy ${name} failed: ${error.message}`, error);
+    };
+    secured.on('error', onError);
+    secured.once('secureConnect', () => {
+      if (this.#socket !== secured) return;
+      secured.removeListener('error', onError);
+      this.#tunnel = null;
+      this.#handOver(secured, EMPTY);
+    });
+  }
+
+  /** The socket is ready for the handshake: it is the owner's now. */
+  #handOver(socket: net.Socket, head: Buffer): void {
+    this.#socket = null;
+    this.#stage = '';
+    this.#handler.onDialed(socket, head);
+  }
+
+  /** The handshake's User-Agent (a given one, else ours), which the CONNECT carries too. */
+  #userAgent(): string {
+    const given = this.#options.headers.find(([name]) => name.toLowerCase() === 'user-agent');
+    return given === undefined ? DEFAULT_USER_AGENT : given[1];
+  }
+
+  /** A Proxy-Authorization given among the handshake headers: it is the proxy's, never the target's. */
+  #givenProxyAuthorization(): string | undefined {
+    return this.#options.headers.find(([name]) => name.toLowerCase() === 'proxy-authorization')?.[1];
   }
 
   #fail(reason: string, error?: unknown): void {
@@ -176,3 +376,6 @@ export class Dial {
     this.#handler.onDialFailed(reason, error);
   }
 }
+
+// A socket we dropped may still report an error; nobody is listening for it.
+function ignoreError(): void {}

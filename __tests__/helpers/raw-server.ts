@@ -37,6 +37,14 @@ export class RawServer {
     return s;
   }
 
+  /** Starts listening on the Unix domain socket `socketPath`. */
+  static async startOnPath(socketPath: string): Promise<RawServer> {
+    const s = new RawServer({});
+    s.server.listen(socketPath);
+    await once(s.server, 'listening');
+    return s;
+  }
+
   get port(): number {
     return (this.server.address() as net.AddressInfo).port;
   }
