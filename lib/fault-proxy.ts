@@ -32,6 +32,11 @@ export interface FaultSchedule {
   reset?: { direction: Direction; at: number | 'after-close' };
   /** Half-close (FIN) `direction` once `at` bytes have passed; the other direction goes on. */
   fin?: { direction: Direction; at: number };
+  /**
+   * HTTP response heads before the frames in the `down` direction (default 1, the 101): 2 when
+   * the client talks to a CONNECT proxy through this one (its 200, then the 101).
+   */
+  heads?: number;
 }
 
 /** A small, fast, seedable PRNG (mulberry32): the same seed gives the same sequence everywhere. */
@@ -74,7 +79,8 @@ class Pump {
   passed = 0;
   // Finds the end of the server's Close frame for reset: 'after-close'.
   #closeWatch: FrameParser | null = null;
-  #headWatch: HttpHeadReader | null = null; // the 101 comes before the frames
+  #headWatch: HttpHeadReader | null = null; // the 101 (and a CONNECT's 200) come before the frames
+  #headsLeft = 1;
   #closeSeen = false;
 
   constructor(from: net.Socket, to: net.Socket, direction: Direction, schedule: FaultSchedule, connection: ProxiedConnection) {
@@ -96,6 +102,7 @@ class Pump {
       };
       this.#closeWatch = new FrameParser(sink, { role: 'client', maxMessageSize: Number.MAX_SAFE_INTEGER });
       this.#headWatch = new HttpHeadReader();
+      this.#headsLeft = schedule.heads ?? 1;
     }
     from.on('data', (chunk: Buffer) => this.#push(chunk));
     from.on('end', () => {
@@ -169,14 +176,19 @@ class Pump {
   /** Follows the server's frames, after its response head, to see where its Close frame ends. */
   #watch(piece: Buffer): void {
     if (this.#closeWatch === null) return;
-    if (this.#headWatch !== null) {
-      const result = this.#headWatch.push(piece);
+    let rest = piece;
+    while (this.#headWatch !== null) {
+      const result = this.#headWatch.push(rest);
       if (result.kind === 'more') return;
-      this.#headWatch = null;
-      if (result.kind === 'head' && result.rest.length > 0) this.#closeWatch.push(result.rest);
-      return;
+      if (result.kind !== 'head') {
+        this.#headWatch = null;
+        return;
+      }
+      rest = result.rest;
+      this.#headWatch = --this.#headsLeft > 0 ? new HttpHeadReader() : null;
+      if (rest.length === 0) return;
     }
-    this.#closeWatch.push(piece);
+    this.#closeWatch.push(rest);
   }
 
   /** Writes one piece and applies the fault due at its end; false when pumping must stop. */

@@ -12,6 +12,7 @@ import { WebSocketServer } from 'ws';
 import { FaultProxy, type FaultSchedule } from '../../lib/fault-proxy';
 import { WebSocket } from '../../lib/ponyfill';
 import { TestServer } from '../../lib/server';
+import { ConnectProxy } from '../helpers/connect-proxy';
 import { within } from '../helpers/events';
 import { exchange, firstMismatch, makeMessages } from '../helpers/traffic';
 
@@ -53,6 +54,10 @@ type Fault =
 
 interface Case {
   server: ServerKind;
+  // direct: client -> fault proxy -> server. connect: the client is given `proxy:` the fault
+  // proxy, which forwards to a CONNECT proxy in front of the server, so faults strike the
+  // CONNECT exchange and the tunnel.
+  via: 'direct' | 'connect';
   seed: number;
   count: number;
   small: boolean; // tiny chunks and small messages, or large chunks and messages up to 1 MiB
@@ -69,6 +74,7 @@ const direction = fc.constantFrom<'up' | 'down'>('up', 'down');
 const caseArbitrary: fc.Arbitrary<Case> = fc
   .record({
     server: fc.constantFrom<ServerKind>('ours', 'ws'),
+    via: fc.constantFrom<'direct' | 'connect'>('direct', 'direct', 'connect'),
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
     count: fc.integer({ min: 0, max: 8 }),
     small: fc.boolean(),
@@ -85,7 +91,7 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
   .map(({ chunk, ...c }) => ({ ...c, maxChunk: c.small ? chunk : c.seed % 3 === 0 ? undefined : chunk * 1024 }));
 
 function scheduleOf(c: Case): FaultSchedule {
-  const schedule: FaultSchedule = { seed: c.seed, maxChunk: c.maxChunk, maxDelayMs: c.maxDelayMs, stall: c.stall };
+  const schedule: FaultSchedule = { seed: c.seed, maxChunk: c.maxChunk, maxDelayMs: c.maxDelayMs, stall: c.stall, heads: c.via === 'connect' ? 2 : 1 };
   if (c.fault.kind === 'reset') schedule.reset = { direction: c.fault.direction, at: c.fault.at };
   if (c.fault.kind === 'reset-after-close') schedule.reset = { direction: 'down', at: 'after-close' };
   if (c.fault.kind === 'fin') schedule.fin = { direction: c.fault.direction, at: c.fault.at };
@@ -95,10 +101,14 @@ function scheduleOf(c: Case): FaultSchedule {
 /** Runs one case end to end and checks every invariant; throws with the case in the message. */
 async function runCase(c: Case): Promise<{ fault: 'reset' | 'fin' | null; close: { code: number; wasClean: boolean } }> {
   const server = await echoServer(c.server);
-  const proxy = await FaultProxy.start(server.address, () => scheduleOf(c));
+  const connect = c.via === 'connect' ? await ConnectProxy.start() : null;
+  const proxy = await FaultProxy.start(connect === null ? server.address : (connect.server.address() as AddressInfo), () => scheduleOf(c));
   try {
     const messages = makeMessages(c.seed, c.count, c.small ? 2048 : 1024 * 1024);
-    const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/`);
+    const ws =
+      connect === null
+        ? new WebSocket(`ws://127.0.0.1:${proxy.port}/`)
+        : new WebSocket(`ws://127.0.0.1:${server.address.port}/`, { proxy: `http://127.0.0.1:${proxy.port}` });
     const { observed, closed } = exchange(ws, messages);
     // Bounded: a stall, the slowest chunking and the closing timers all fit well inside this.
     await within(closed, 15_000, `the close event (case ${JSON.stringify(c)})`);
@@ -138,6 +148,7 @@ async function runCase(c: Case): Promise<{ fault: 'reset' | 'fin' | null; close:
     return { fault, close };
   } finally {
     await proxy.close();
+    await connect?.close();
     await server.close();
   }
 }
@@ -150,7 +161,7 @@ test('the contract holds under drawn fault schedules, against our server and ws'
 }, 240_000);
 
 describe('fixed schedules', () => {
-  const base = { server: 'ours' as ServerKind, seed: 7, count: 6, small: true, maxChunk: 7, maxDelayMs: 0, stall: undefined };
+  const base = { server: 'ours' as ServerKind, via: 'direct' as const, seed: 7, count: 6, small: true, maxChunk: 7, maxDelayMs: 0, stall: undefined };
   const clean = { code: 1000, wasClean: true };
   const cut = { code: 1006, wasClean: false };
   test.each<[string, Partial<Case>, Awaited<ReturnType<typeof runCase>>]>([
@@ -165,6 +176,10 @@ describe('fixed schedules', () => {
     ['a FIN from the server side in the middle of a message', { fault: { kind: 'fin', direction: 'down', at: 300 } }, { fault: 'fin', close: cut }],
     ['a FIN from the client side in the middle of a message', { fault: { kind: 'fin', direction: 'up', at: 500 } }, { fault: 'fin', close: cut }],
     ['1 MiB messages through 64 KiB chunks against ws', { server: 'ws', small: false, maxChunk: 65536, seed: 11, fault: { kind: 'none' } }, { fault: null, close: clean }],
+    ['through a CONNECT proxy, 1-byte chunks: clean', { via: 'connect', maxChunk: 1, fault: { kind: 'none' } }, { fault: null, close: clean }],
+    ['through a CONNECT proxy, a reset inside the CONNECT answer', { via: 'connect', fault: { kind: 'reset', direction: 'down', at: 10 } }, { fault: 'reset', close: cut }],
+    ['through a CONNECT proxy, a reset inside a payload', { via: 'connect', fault: { kind: 'reset', direction: 'down', at: 340 } }, { fault: 'reset', close: cut }],
+    ["through a CONNECT proxy, a reset right after the server's Close frame", { via: 'connect', fault: { kind: 'reset-after-close' } }, { fault: 'reset', close: { code: 1000, wasClean: false } }],
   ])('%s', async (_name, overrides, expected) => {
     const outcome = await runCase({ ...base, fault: { kind: 'none' }, ...overrides });
     expect({ fault: outcome.fault, close: { code: outcome.close.code, wasClean: outcome.close.wasClean } }).toEqual(expected);
