@@ -5,16 +5,9 @@
  * @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (the warning)
  */
 import * as dc from 'node:diagnostics_channel';
+import { ChannelName } from './channel-name';
 
-/** Channel names, also listed in the README. */
-export const ChannelName = {
-  open: 'polyfill:websocket:open',
-  fail: 'polyfill:websocket:fail',
-  close: 'polyfill:websocket:close',
-  handshake: 'polyfill:websocket:handshake',
-  ping: 'polyfill:websocket:ping',
-  pong: 'polyfill:websocket:pong',
-} as const;
+export { ChannelName };
 
 export const channels = {
   /** `{ websocket, url, protocol, extensions }` when the connection is established. */
