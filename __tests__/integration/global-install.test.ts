@@ -105,6 +105,23 @@ test('import "polyfill" from an ES module installs the globals and has named exp
   expect(report.exportsAreGlobals).toBe(true);
 });
 
+const esmNames = ['WebSocket', 'CloseEvent', 'ping', 'WebSocketStream', 'WebSocketError', 'ChannelName'];
+
+test('both entries give every public name as an ES named export, and require() sees the same values', async () => {
+  const report = await run([fixture('import.mjs'), server.url()]);
+  const all = Object.fromEntries(esmNames.map((name) => [name, true]));
+  expect(report.named).toEqual({ main: all, ponyfill: all });
+  expect(report.requireIsImport).toBe(true);
+});
+
+test('static `import { WebSocket, CloseEvent, ping, WebSocketStream, WebSocketError, ChannelName } from "polyfill"` links and works', async () => {
+  const report = await run([fixture('named.mjs'), server.url()]);
+  expect(report.types).toEqual({ WebSocket: 'function', CloseEvent: 'function', ping: 'function', WebSocketStream: 'function', WebSocketError: 'function', ChannelName: 'object' });
+  expect(report.ponyfillNames).toEqual(esmNames);
+  expect(report.requireNames).toEqual(esmNames);
+  expectInstalled(report);
+});
+
 test.each([
   ['-r polyfill', ['-r', 'polyfill']],
   ['-r <path of dist/index.js>', ['-r', distIndex]],
