@@ -304,7 +304,10 @@ export declare class WebSocketError extends DOMException {
 // @types/node 20 or 22 they add only `CloseEvent` next to the `WebSocket` declared already;
 // only with @types/node 18 and no lib.dom do ponyfill users see globals Node 18 lacks.
 //
-// `undici-types` is @types/node's own dependency; it resolves here when it is hoisted (npm, yarn).
+// `undici-types` is @types/node's own dependency and our optional peer dependency: it resolves
+// here when it is hoisted (npm, yarn, and pnpm's default hidden hoisting into .pnpm/node_modules),
+// and under pnpm's `hoist=false` when the app depends on it (pnpm then links the peer beside us).
+// It cannot be declared locally instead: the global `var`s must name @types/node's very copy.
 // Our classes under names the `declare global` block below can see past its own globals.
 type WebSocketClass = typeof WebSocket;
 type CloseEventClass = typeof CloseEvent;
