@@ -39,6 +39,7 @@ test('the tarball holds dist (without the test servers), the .d.ts files and the
     'package.json',
     'README.md',
     'CHANGELOG.md',
+    'LICENSE',
   ].sort();
   expect(files).toEqual(expected);
 });
