@@ -5,31 +5,39 @@
  *   listener on `eventPhase` is NONE (0) and `currentTarget` is null (Node 20 and later);
  * - a listener appended while the event is being dispatched runs for it (also one removed and
  *   added again), where DOM's "inner invoke" walks a clone of the list taken before the first.
- * Both are corrected for one event at one target at a time, on the event's and the target's
- * Node-internal state only: no global, no prototype and no WebIDL-visible property changes.
- * Each correction is feature-detected once by probe dispatches at a private EventTarget, and is
- * used only where Node needs it and the probe comes out right; otherwise Node's dispatch is used
- * as it is.
+ * Node's own dispatchEvent still runs every listener (errors, once, passive, stopping and the
+ * return value stay Node's); two hooks on the objects of Node's listener list (never on the
+ * event, the target, a global or a prototype, so nothing WebIDL-visible changes) correct it
+ * while one of our events is being dispatched. Each correction is feature-detected once, by
+ * probe dispatches at a private EventTarget, and used only where Node gets the probe wrong and
+ * the corrected dispatch gets it right; otherwise Node's dispatch is used as it is.
  * @see https://dom.spec.whatwg.org/#concept-event-dispatch
  * @see https://dom.spec.whatwg.org/#concept-event-listener-inner-invoke
  */
-import { isMap } from 'node:util/types';
-
 /** One entry of Node's listener list for a type (lib/internal/event_target.js, Node 18-26). */
 interface ListenerNode {
   next: ListenerNode | undefined;
   removed: boolean;
+  callback: unknown;
+  [kList]?: ListenerRoot;
+  [kCallback]?: unknown;
 }
 
 /** The head of Node's listener list for a type: the count, then the first entry. */
 interface ListenerRoot {
   size: number;
   next: ListenerNode | undefined;
+  [kSize]?: number;
 }
 
 // The original methods: firing an event does not call what a page may have replaced.
 const nativeDispatch = EventTarget.prototype.dispatchEvent;
-const mapGet = Map.prototype.get;
+const mapGet = Map.prototype.get as (this: Map<string, ListenerRoot>, key: string) => ListenerRoot | undefined;
+
+// Our state on Node's listener objects (never on the event or the target), under our own keys.
+const kSize = Symbol('polyfill.dispatch.size'); // on a hooked list head: the count
+const kList = Symbol('polyfill.dispatch.list'); // on a hooked entry: the head of its list
+const kCallback = Symbol('polyfill.dispatch.callback'); // on a hooked entry: its callback
 
 /** Which corrections this Node needs and supports; decided by `detect()` on the first event. */
 let detected = false;
@@ -37,6 +45,12 @@ let holdDispatchFlag = false;
 let snapshotListeners = false;
 let kIsBeingDispatched: symbol | undefined;
 let kEvents: symbol | undefined;
+
+// The dispatch in progress: its list, its event, and the entries added to the list since it
+// began (from addedStart on, so that a nested dispatch keeps its own).
+let activeList: ListenerRoot | undefined;
+let activeEvent: Event | undefined;
+const addedEntries: ListenerNode[] = [];
 
 /**
  * Dispatches `event` at `target` as DOM's dispatch does for a target without parents: every
@@ -47,93 +61,102 @@ let kEvents: symbol | undefined;
 export function fireEvent(target: EventTarget, event: Event): boolean {
   if (!detected) detect();
   if (!holdDispatchFlag && !snapshotListeners) return nativeDispatch.call(target, event);
-  let root: ListenerRoot | undefined;
-  if (kEvents !== undefined) {
-    root = rootOf(target, event.type);
-    // With one listener or none Node's dispatch is DOM's already: the first listener sees the
-    // flag set, and Node reads the next entry before calling one, so nothing the last listener
-    // adds is reached. This is the common case (one on* handler), and it costs nothing.
-    if (root?.next?.next === undefined) return nativeDispatch.call(target, event);
-  }
-  return guardedDispatch(target, event, holdDispatchFlag, snapshotListeners ? root : undefined);
+  const root = rootOf(target, event.type);
+  // With one listener or none Node's dispatch is DOM's already: the first listener sees the
+  // flag set, and Node reads the next entry before calling one, so nothing the last listener
+  // adds is reached. This is the common case (one on* handler), and it costs nothing.
+  if (root?.next?.next === undefined) return nativeDispatch.call(target, event);
+  return guardedDispatch(target, event, root, holdDispatchFlag, snapshotListeners);
 }
 
 /** Node's listener list for `type` on `target`, or undefined. */
 function rootOf(target: EventTarget, type: string): ListenerRoot | undefined {
-  const map = (target as unknown as Record<symbol, unknown>)[kEvents as symbol];
-  // Node's SafeMap is a Map whose prototype chain is a copy, so `instanceof Map` is false.
-  if (!isMap(map)) return undefined;
-  return mapGet.call(map, type) as ListenerRoot | undefined;
+  // Node's own slot: undefined until the first listener is added, then a SafeMap (a Map whose
+  // prototype chain is a copy, so Map.prototype.get applies but `instanceof Map` is false).
+  const map = (target as unknown as Record<symbol, Map<string, ListenerRoot> | undefined>)[kEvents as symbol];
+  return map === undefined ? undefined : mapGet.call(map, type);
 }
 
 /**
- * Runs Node's dispatch with two guards in place. `hold`: the event's being-dispatched flag
- * ignores Node's clearing it after each listener, until the dispatch returns. `root`: a listener
- * appended during the dispatch is marked removed (Node's loop skips removed entries) until the
- * dispatch returns, and unmarked then if it is still in the list.
+ * The list head's count, as an accessor: addEventListener appends its entry at the end of the
+ * list and then counts it, so a count that grows during the dispatch names the last entry as
+ * added. Node's loop skips entries marked removed; the mark is lifted when the dispatch ends.
  */
-function guardedDispatch(target: EventTarget, event: Event, hold: boolean, root: ListenerRoot | undefined): boolean {
-  const key = kIsBeingDispatched as symbol;
-  const added: ListenerNode[] = [];
-  let dispatching = false;
-  let flag = false;
+const sizeHook: PropertyDescriptor = {
+  get(this: ListenerRoot): number {
+    return this[kSize] as number;
+  },
+  set(this: ListenerRoot, value: number): void {
+    if (this === activeList && value > (this[kSize] as number)) {
+      const entry = lastEntry(this);
+      if (entry !== undefined) {
+        entry.removed = true;
+        addedEntries.push(entry);
+      }
+    }
+    this[kSize] = value;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * An entry's callback, as an accessor: Node reads it right before calling the listener, which
+ * is when the being-dispatched flag Node cleared after the previous listener is set again.
+ */
+const callbackHook: PropertyDescriptor = {
+  get(this: ListenerNode): unknown {
+    if (this[kList] === activeList && activeEvent !== undefined) {
+      (activeEvent as unknown as Record<symbol, unknown>)[kIsBeingDispatched as symbol] = true;
+    }
+    return this[kCallback];
+  },
+  set(this: ListenerNode, value: unknown): void {
+    this[kCallback] = value;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * Runs Node's dispatch with the hooks in place on `root`'s list. Each list head and entry is
+ * hooked once, the first time it takes part in a guarded dispatch, and keeps its hooks, which
+ * do nothing outside one: the per-dispatch cost is a walk over the list.
+ */
+function guardedDispatch(target: EventTarget, event: Event, root: ListenerRoot, hold: boolean, snapshot: boolean): boolean {
+  if (snapshot && !(kSize in root)) {
+    root[kSize] = root.size;
+    Object.defineProperty(root, 'size', sizeHook);
+  }
   if (hold) {
-    // Node sets the flag when the dispatch starts and clears it after each listener and at the
-    // end; while the dispatch runs only setting counts. Afterwards the accessor acts as the
-    // data property it replaced, should restoring that fail (a listener froze the event).
-    Object.defineProperty(event, key, {
-      get: () => flag,
-      set: (value: unknown) => {
-        if (!dispatching || value === true) flag = value === true;
-      },
-      enumerable: true,
-      configurable: true,
-    });
+    for (let entry = root.next; entry !== undefined; entry = entry.next) {
+      if (kList in entry) continue;
+      entry[kList] = root;
+      entry[kCallback] = entry.callback;
+      Object.defineProperty(entry, 'callback', callbackHook);
+    }
   }
-  let size = 0;
-  if (root !== undefined) {
-    size = root.size;
-    // addEventListener appends its entry at the end of the list, then counts it.
-    Object.defineProperty(root, 'size', {
-      get: () => size,
-      set: (value: number) => {
-        if (value > size) {
-          const node = lastNode(root);
-          if (node !== undefined) {
-            node.removed = true;
-            added.push(node);
-          }
-        }
-        size = value;
-      },
-      enumerable: true,
-      configurable: true,
-    });
-  }
-  dispatching = true;
+  const outerList = activeList;
+  const outerEvent = activeEvent;
+  const addedStart = addedEntries.length;
+  activeList = root;
+  activeEvent = event;
   try {
     return nativeDispatch.call(target, event);
   } finally {
-    dispatching = false;
-    if (hold) {
-      flag = false;
-      try {
-        Object.defineProperty(event, key, { value: false, writable: true, enumerable: true, configurable: true });
-      } catch {
-        // A frozen event keeps the accessor, which now reads and writes like the data property.
+    activeList = outerList;
+    activeEvent = outerEvent;
+    // Listeners added during the dispatch and still in the list take part in the next ones.
+    if (addedEntries.length > addedStart) {
+      for (let entry = root.next; entry !== undefined; entry = entry.next) {
+        if (addedEntries.indexOf(entry, addedStart) !== -1) entry.removed = false;
       }
-    }
-    if (root !== undefined) {
-      Object.defineProperty(root, 'size', { value: size, writable: true, enumerable: true, configurable: true });
-      // Listeners added during the dispatch and still in the list take part in the next ones.
-      if (added.length > 0) {
-        for (let node = root.next; node !== undefined; node = node.next) if (added.includes(node)) node.removed = false;
-      }
+      addedEntries.length = addedStart;
     }
   }
 }
 
-function lastNode(root: ListenerRoot): ListenerNode | undefined {
+function lastEntry(root: ListenerRoot): ListenerNode | undefined {
   let node = root.next;
   while (node?.next !== undefined) node = node.next;
   return node;
@@ -152,14 +175,17 @@ function detect(): void {
   detected = true;
   kIsBeingDispatched = symbolNamed(new Event('probe'), 'kIsBeingDispatched');
   kEvents = symbolNamed(new EventTarget(), 'kEvents');
-  if (kIsBeingDispatched !== undefined) {
-    holdDispatchFlag = !probePhase((t, e) => nativeDispatch.call(t, e)) && probePhase((t, e) => guardedDispatch(t, e, true, undefined));
-  }
-  if (kEvents !== undefined) {
-    snapshotListeners =
-      !probeListeners((t, e) => nativeDispatch.call(t, e)) &&
-      probeListeners((t, e) => guardedDispatch(t, e, false, rootOf(t, e.type)));
-  }
+  if (kEvents === undefined) return;
+  const guarded =
+    (hold: boolean, snapshot: boolean): Dispatch =>
+    (target, event) => {
+      const root = rootOf(target, event.type);
+      if (root === undefined) throw new Error('no listener list');
+      return guardedDispatch(target, event, root, hold, snapshot);
+    };
+  const native: Dispatch = (target, event) => nativeDispatch.call(target, event);
+  holdDispatchFlag = kIsBeingDispatched !== undefined && !probePhase(native) && probePhase(guarded(true, false));
+  snapshotListeners = !probeListeners(native) && probeListeners(guarded(false, true));
 }
 
 type Dispatch = (target: EventTarget, event: Event) => unknown;
