@@ -1,8 +1,10 @@
 /**
  * The main entry (`polyfill`): installs `WebSocket` and `CloseEvent` on globalThis, then exports
- * them. Also replaces a native WebSocket (Node 22+), so behaviour is the same on every version.
+ * them. Also replaces a native WebSocket (Node 22+), and brings Node 18 and 20's MessageEvent to
+ * what Node 22+ has, so behaviour is the same on every version.
  * @see https://webidl.spec.whatwg.org/#es-interface-call (interface objects' property attributes)
  */
+import { installMessageEvent } from './message-event';
 import { CloseEvent, WebSocket } from './ponyfill';
 
 /**
@@ -16,5 +18,6 @@ function install(name: string, value: unknown): void {
 
 install('WebSocket', WebSocket);
 install('CloseEvent', CloseEvent);
+installMessageEvent();
 
 export * from './ponyfill';
