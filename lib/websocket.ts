@@ -5,6 +5,7 @@
 import { Blob } from 'node:buffer';
 import { ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
+import { fireEvent } from './dispatch';
 import { CloseEvent } from './events';
 import { toConnectOptions, type WebSocketInit } from './options';
 import { checkProtocols, parseWebSocketURL } from './url';
@@ -24,12 +25,11 @@ export type BinaryType = 'blob' | 'arraybuffer';
 
 type HandlerName = 'open' | 'message' | 'error' | 'close';
 
-// Events are fired, and the event handler attributes add and remove their listener, with the
-// original methods: HTML's "fire an event" and "add an event listener" are not calls of
-// properties the page may have replaced.
+// The event handler attributes add and remove their listener with the original methods (and
+// fireEvent dispatches with the original dispatchEvent): HTML's "add an event listener" and
+// "fire an event" are not calls of properties the page may have replaced.
 const addListener = EventTarget.prototype.addEventListener;
 const removeListener = EventTarget.prototype.removeEventListener;
-const fire = EventTarget.prototype.dispatchEvent;
 
 // Received messages waiting for their task, as (WebSocket, isText, data) triples from index
 // messageHead on; shared by the WebSockets of this realm.
@@ -325,7 +325,7 @@ export class WebSocket extends EventTarget {
     ws.#extensions = extensions;
     ws.#protocol = protocol;
     // 4. Fire an event named open.
-    fire.call(ws, new Event('open'));
+    fireEvent(ws, new Event('open'));
   }
 
   /**
@@ -361,7 +361,7 @@ export class WebSocket extends EventTarget {
     else value = new Blob([data]);
     // 3. Fire a MessageEvent with origin = the serialization of the URL's origin.
     ws.#origin ??= ws.#url.origin;
-    fire.call(ws, new MessageEvent('message', { data: value, origin: ws.#origin }));
+    fireEvent(ws, new MessageEvent('message', { data: value, origin: ws.#origin }));
   }
 
   /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (closing handshake started) */
@@ -379,9 +379,9 @@ export class WebSocket extends EventTarget {
     // 1. Change the ready state to CLOSED.
     ws.#readyState = ReadyState.CLOSED;
     // 2. If the connection was failed, fire an event named error.
-    if (failed) fire.call(ws, new Event('error'));
+    if (failed) fireEvent(ws, new Event('error'));
     // 3. Fire a CloseEvent named close.
-    fire.call(ws, new CloseEvent('close', { wasClean, code, reason }));
+    fireEvent(ws, new CloseEvent('close', { wasClean, code, reason }));
   }
 }
 
