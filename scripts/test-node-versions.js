@@ -4,8 +4,10 @@
 // the node-18/node-22/node-24/node-26 devDependencies (`npm test` covers the machine's Node 20;
 // pass --with-20 to run it here too). One version after another: jest already keeps a worker
 // busy, and the machine may have two cores only. Jest's workers inherit the binary that runs
-// jest, so every test file runs on that version. node-versions.test.ts is left out: it spawns
-// all five versions itself, whichever Node runs it. Extra arguments go to jest.
+// jest, so every test file runs on that version. Left out: node-versions.test.ts, which spawns
+// all five versions itself whichever Node runs it, and the files that test what tsc and npm see
+// (types.test.ts, types-layout.test.ts, package.test.ts), which the runtime does not change and
+// `npm test` runs once. Extra arguments go to jest.
 //   node scripts/test-node-versions.js [jest args...]
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -37,6 +39,7 @@ function findNodes() {
   return found;
 }
 
+const IGNORED = 'node-versions|types\\.test|types-layout|package\\.test';
 const nodes = findNodes();
 const jest = path.join(root, 'node_modules/jest/bin/jest.js');
 const results = [];
@@ -48,7 +51,7 @@ for (const major of majors) {
   }
   console.log(`\n=== Node ${major} (${path.relative(root, node) || node}) ===`);
   const started = Date.now();
-  const run = spawnSync(node, [jest, ...jestArgs, '--testPathIgnorePatterns', 'node-versions'], { cwd: root, stdio: 'inherit' });
+  const run = spawnSync(node, [jest, ...jestArgs, '--testPathIgnorePatterns', IGNORED], { cwd: root, stdio: 'inherit' });
   results.push({ major, status: run.status === 0 ? 'passed' : `failed (${run.status ?? run.signal})`, seconds: Math.round((Date.now() - started) / 1000) });
 }
 console.log('\nNode versions:');
