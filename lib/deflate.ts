@@ -1,0 +1,344 @@
+/**
+ * permessage-deflate's codec: one per connection that negotiated the extension. It inflates the
+ * payloads of compressed messages piece by piece as they arrive, never producing more than the
+ * caller's budget, and compresses outgoing messages. Both directions run synchronously, on the
+ * zlib stream that Node's own `zlib.*Sync` functions drive, and both allocate it only when
+ * the first compressed message needs it.
+ * @see RFC 7692 §7.2
+ */
+import * as zlib from 'node:zlib';
+import { CloseCode, EMPTY } from './constants';
+import type { DeflateParams } from './extensions';
+import type { Failure, MessageDecompressor } from './parser';
+
+const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
+
+// RFC 7692 §7.2.1: the empty stored block that ends a sync flush; the sender removes it and the
+// receiver appends it again (§7.2.2).
+const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+// RFC 7692 §7.2.3.6: an empty message, compressed: one empty stored block with its LEN and NLEN
+// removed. zlib writes nothing for a flush right after another one, so we send this instead.
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+/**
+ * The compression level of outgoing messages. Level 1 compresses 64 KiB JSON messages about four
+ * times faster than zlib's default (6) for about a quarter more bytes (ratios 0.15 vs 0.12 in the
+ * benchmark's feed), which is what keeps compressing cheap next to the rest of sending.
+ */
+const LEVEL = 1;
+/** zlib's default memLevel: a 64 KiB hash table and a 64 KiB literal buffer. */
+const MEM_LEVEL = 8;
+
+// Output goes first into one scratch buffer shared by every codec of this realm (zlib runs
+// synchronously, so no two calls overlap); small results are then copied out at their size.
+const SCRATCH_SIZE = 64 * 1024;
+let scratch: Buffer | null = null;
+
+/**
+ * The synchronous side of Node's zlib binding: `writeSync(flush, in, inOff, inLen, out, outOff,
+ * outLen)`, reporting the output and input left in the stream's `_writeState` ([availOut,
+ * availIn]). It is what `zlib.inflateRawSync` and friends run on. Node's public streaming API
+ * is asynchronous only (a thread-pool round trip per write and per flush, about 35 µs for a 64 B
+ * message against 1 µs here), and its one-shot sync functions cannot continue a DEFLATE stream
+ * across the frames of a message, so this is the one way to inflate piece by piece, checking
+ * UTF-8 and the size limit as bytes arrive, without waiting for a worker thread. Present and
+ * identical in Node 18 to 26; {@link deflateAvailable} checks it once, and without it we offer no
+ * extension at all.
+ */
+interface NativeZlib {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+
+/** One raw DEFLATE stream (an InflateRaw or DeflateRaw) driven synchronously. */
+class RawStream {
+  readonly #stream: zlib.InflateRaw | zlib.DeflateRaw;
+  readonly #handle: NativeZlib;
+  readonly #state: Uint32Array;
+  #failed = false;
+
+  constructor(stream: zlib.InflateRaw | zlib.DeflateRaw) {
+    const internals = stream as unknown as { _handle?: NativeZlib | null; _writeState?: Uint32Array };
+    this.#stream = stream;
+    this.#handle = internals._handle as NativeZlib;
+    this.#state = internals._writeState as Uint32Array;
+    // A zlib error destroys the stream, which then emits 'error' on a later tick: we have read
+    // the error already (see run), so the event needs a listener only to not crash the process.
+    stream.on('error', ignore);
+  }
+
+  /** Output space left after the last {@link run}. */
+  get availOut(): number {
+    return this.#state[0];
+  }
+
+  /** Input left unconsumed by the last {@link run}. */
+  get availIn(): number {
+    return this.#state[1];
+  }
+
+  /**
+   * Runs `input[inOff, inOff + inLen)` through zlib into `out[outOff, outOff + outLen)`. Returns
+   * null, or zlib's message when the data is invalid (the stream is then unusable).
+   */
+  run(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): string | null {
+    if (this.#failed) return 'the stream already failed';
+    this.#handle.writeSync(flush, input, inOff, inLen, out, outOff, outLen);
+    // Node reports a zlib error by destroying the stream (its handle is then gone).
+    if ((this.#stream as unknown as { _handle: unknown })._handle === null) {
+      this.#failed = true;
+      return this.#stream.errored?.message ?? 'zlib error';
+    }
+    return null;
+  }
+
+  /** Starts a new DEFLATE stream with an empty window. */
+  reset(): void {
+    if (!this.#failed) this.#stream.reset();
+  }
+
+  close(): void {
+    this.#failed = true;
+    this.#stream.close();
+  }
+}
+
+function ignore(): void {}
+
+let available: boolean | null = null;
+
+/**
+ * Whether this Node's zlib can be driven as {@link NativeZlib} describes: checked once, by
+ * inflating RFC 7692 §7.2.3.1's example. Without it, the client offers no extension.
+ */
+export function deflateAvailable(): boolean {
+  if (available !== null) return available;
+  available = false;
+  try {
+    const stream = zlib.createInflateRaw({ chunkSize: zlib.constants.Z_MIN_CHUNK });
+    const internals = stream as unknown as { _handle?: { writeSync?: unknown } | null; _writeState?: unknown };
+    const state = internals._writeState;
+    if (typeof internals._handle?.writeSync === 'function' && ArrayBuffer.isView(state) && (state as Uint32Array).length === 2) {
+      const raw = new RawStream(stream);
+      const input = Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff]);
+      const out = Buffer.alloc(16);
+      available = raw.run(Z_SYNC_FLUSH, input, 0, input.length, out, 0, out.length) === null && raw.availIn === 0 && out.toString('latin1', 0, out.length - raw.availOut) === 'Hello';
+      raw.close();
+    } else {
+      stream.close();
+    }
+  } catch {
+    available = false;
+  }
+  return available;
+}
+
+/** How a codec is set up, besides the agreed parameters. */
+export interface DeflateOptions {
+  /** Messages shorter than this many bytes are sent uncompressed. */
+  readonly threshold: number;
+}
+
+/**
+ * The codec of one connection: {@link decompress} for the parser, {@link compress} for the send
+ * path. Each zlib stream is made on first use and freed by {@link close}.
+ * @see RFC 7692 §7.2
+ */
+export class PerMessageDeflate implements MessageDecompressor {
+  readonly #params: DeflateParams;
+  readonly #threshold: number;
+  #inflater: RawStream | null = null;
+  #deflater: RawStream | null = null;
+  #failure: Failure | null = null;
+  #closed = false;
+
+  constructor(params: DeflateParams, options: DeflateOptions) {
+    this.#params = params;
+    this.#threshold = options.threshold;
+  }
+
+  /** @inheritdoc */
+  get failure(): Failure | null {
+    return this.#failure;
+  }
+
+  /**
+   * Inflates the next piece of a compressed message's payload; at the message's end (`last`)
+   * the empty stored block that the sender removed is appended again (RFC 7692 §7.2.2). Returns
+   * the bytes the piece inflated to (possibly none), or null when the data is invalid (1007) or
+   * would inflate to more than `budget` bytes (1009), with {@link failure} saying which.
+   * @see RFC 7692 §7.2.2
+   */
+  decompress(piece: Buffer, last: boolean, budget: number): Buffer | null {
+    if (this.#closed) {
+      this.#failure ??= { closeCode: CloseCode.INTERNAL_ERROR, message: 'permessage-deflate used after the connection closed' };
+      return null;
+    }
+    const inflater = (this.#inflater ??= new RawStream(
+      zlib.createInflateRaw({ windowBits: this.#params.serverMaxWindowBits, chunkSize: zlib.constants.Z_MIN_CHUNK }),
+    ));
+    const out = new Output(budget);
+    if (piece.length > 0 && !this.#inflate(inflater, piece, false, out)) return null;
+    if (last) {
+      if (!this.#inflate(inflater, TAIL, true, out)) return null;
+      // RFC 7692 §7.1.1.1: without context takeover the server starts every message afresh.
+      if (this.#params.serverNoContextTakeover) inflater.reset();
+    }
+    return out.result();
+  }
+
+  /**
+   * Feeds `input` to the inflater, into `out`; false (with #failure set) on failure. `isTail`:
+   * the input is the appended empty stored block.
+   */
+  #inflate(inflater: RawStream, input: Buffer, isTail: boolean, out: Output): boolean {
+    let inOff = 0;
+    let inLen = input.length;
+    let restarted = false;
+    for (;;) {
+      const space = out.space();
+      const error = inflater.run(Z_SYNC_FLUSH, input, inOff, inLen, space.buffer, space.offset, space.length);
+      if (error !== null) return this.#fail(CloseCode.INVALID_PAYLOAD, `invalid compressed data (permessage-deflate): ${error}`);
+      const produced = space.length - inflater.availOut;
+      const consumed = inLen - inflater.availIn;
+      inOff += consumed;
+      inLen -= consumed;
+      if (!out.wrote(produced)) {
+        return this.#fail(CloseCode.MESSAGE_TOO_BIG, `message inflates to more than the limit of ${out.budget} bytes`);
+      }
+      // Output space ran out: zlib may hold more; give it more room.
+      if (inflater.availOut === 0) continue;
+      if (inLen === 0) return true;
+      // Room to spare and input left over: a block with BFINAL set has ended the DEFLATE
+      // stream. RFC 7692 §7.2.1 lets more blocks follow in the same message; as in Chromium,
+      // they start a new stream, with an empty window. The appended tail after a final block
+      // is no block at all (it would start a stored block that never ends), so it is dropped.
+      inflater.reset();
+      if (isTail) return true;
+      // A fresh stream takes at least one byte of input or reports an error.
+      if (restarted && consumed === 0) return this.#fail(CloseCode.INVALID_PAYLOAD, 'invalid compressed data (permessage-deflate): no progress');
+      restarted = consumed === 0;
+    }
+  }
+
+  #fail(closeCode: number, message: string): false {
+    this.#failure = { closeCode, message };
+    this.close();
+    return false;
+  }
+
+  /**
+   * Compresses a whole message for one frame with RSV1 set, or returns null when it goes
+   * uncompressed (shorter than the threshold). The result is valid until the next call.
+   * @see RFC 7692 §7.2.1
+   */
+  compress(data: Uint8Array): Buffer | null {
+    if (data.length < this.#threshold || this.#closed) return null;
+    const params = this.#params;
+    // zlib cannot make a raw DEFLATE stream with an 8-bit window and makes a 9-bit one instead.
+    // Its matches never reach further back than the window minus 262 bytes (MAX_DIST), so a
+    // 9-bit window never refers more than 250 bytes back, which fits the 256 bytes agreed.
+    const windowBits = params.clientMaxWindowBits < 9 ? 9 : params.clientMaxWindowBits;
+    const deflater = (this.#deflater ??= new RawStream(
+      zlib.createDeflateRaw({ windowBits, level: LEVEL, memLevel: MEM_LEVEL, chunkSize: zlib.constants.Z_MIN_CHUNK }),
+    ));
+    const out = new Output(Number.MAX_SAFE_INTEGER);
+    let inOff = 0;
+    let inLen = data.length;
+    for (;;) {
+      const space = out.space();
+      const error = deflater.run(Z_SYNC_FLUSH, data, inOff, inLen, space.buffer, space.offset, space.length);
+      if (error !== null) {
+        // Compressing valid input cannot fail; if zlib does, send this message uncompressed
+        // (RFC 7692 allows it for any message) and compress the next ones afresh.
+        deflater.close();
+        this.#deflater = null;
+        return null;
+      }
+      out.wrote(space.length - deflater.availOut);
+      const consumed = inLen - deflater.availIn;
+      inOff += consumed;
+      inLen -= consumed;
+      if (deflater.availOut !== 0 && inLen === 0) break;
+    }
+    // RFC 7692 §7.1.1.2: without context takeover the next message starts with an empty window.
+    if (params.clientNoContextTakeover) deflater.reset();
+    const compressed = out.peek();
+    const n = compressed.length;
+    if (n === 0) return EMPTY_BLOCK;
+    // A sync flush always ends with the empty stored block; remove it (§7.2.1 step 2).
+    if (n < 4 || compressed[n - 4] !== 0x00 || compressed[n - 3] !== 0x00 || compressed[n - 2] !== 0xff || compressed[n - 1] !== 0xff) {
+      // Not what zlib writes; rather than send something the peer cannot take, start over.
+      deflater.close();
+      this.#deflater = null;
+      return null;
+    }
+    return n === 4 ? EMPTY_BLOCK : compressed.subarray(0, n - 4);
+  }
+
+  /** Frees both zlib streams; the codec is not used afterwards. */
+  close(): void {
+    this.#closed = true;
+    this.#inflater?.close();
+    this.#inflater = null;
+    this.#deflater?.close();
+    this.#deflater = null;
+  }
+}
+
+/**
+ * The output of one inflate or deflate call: the shared scratch buffer first, then buffers of
+ * its own once that is full, each no larger than the budget allows (so a decompression bomb
+ * never makes zlib write more than `budget` + 1 bytes).
+ */
+class Output {
+  readonly budget: number;
+  #pieces: Buffer[] | null = null;
+  #buffer: Buffer;
+  #offset = 0;
+  #total = 0;
+
+  constructor(budget: number) {
+    this.budget = budget;
+    this.#buffer = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+  }
+
+  /** Where the next bytes may go: a buffer, an offset in it and a length. */
+  space(): { buffer: Buffer; offset: number; length: number } {
+    if (this.#offset === this.#buffer.length) {
+      // Full: keep what it holds and continue in a larger buffer of our own.
+      (this.#pieces ??= []).push(this.#buffer === scratch ? Buffer.from(this.#buffer) : this.#buffer);
+      const size = Math.min(Math.max(this.#total, SCRATCH_SIZE), this.budget - this.#total + 1);
+      this.#buffer = Buffer.allocUnsafe(size > 0 ? size : 1);
+      this.#offset = 0;
+    }
+    const room = this.#buffer.length - this.#offset;
+    // One byte past the budget is enough to know it was exceeded.
+    const allowed = this.budget - this.#total + 1;
+    return { buffer: this.#buffer, offset: this.#offset, length: room < allowed ? room : allowed };
+  }
+
+  /** Records `n` bytes written into the last {@link space}; false once over the budget. */
+  wrote(n: number): boolean {
+    this.#offset += n;
+    this.#total += n;
+    return this.#total <= this.budget;
+  }
+
+  /** All the output, valid until the scratch buffer is used again. */
+  peek(): Buffer {
+    if (this.#pieces === null) return this.#buffer.subarray(0, this.#offset);
+    return Buffer.concat([...this.#pieces, this.#buffer.subarray(0, this.#offset)], this.#total);
+  }
+
+  /** All the output in memory of its own (EMPTY for none). */
+  result(): Buffer {
+    if (this.#total === 0) return EMPTY;
+    if (this.#pieces !== null) return this.peek();
+    if (this.#buffer !== scratch) return this.#buffer.subarray(0, this.#offset);
+    // Buffer.allocUnsafe gives messages of 4 KiB and more an ArrayBuffer of their own, which the
+    // API can then hand to the page without another copy.
+    const copy = Buffer.allocUnsafe(this.#offset);
+    this.#buffer.copy(copy, 0, 0, this.#offset);
+    return copy;
+  }
+}
