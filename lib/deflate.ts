@@ -7,7 +7,7 @@
  * @see RFC 7692 §7.2
  */
 import * as zlib from 'node:zlib';
-import { CloseCode, EMPTY } from './constants';
+import { CloseCode } from './constants';
 import type { DeflateParams } from './extensions';
 import type { Failure, MessageDecompressor } from './parser';
 
@@ -163,27 +163,29 @@ export class PerMessageDeflate implements MessageDecompressor {
 
   /**
    * Inflates the next piece of a compressed message's payload; at the message's end (`last`)
-   * the empty stored block that the sender removed is appended again (RFC 7692 §7.2.2). Returns
-   * the bytes the piece inflated to (possibly none), or null when the data is invalid (1007) or
-   * would inflate to more than `budget` bytes (1009), with {@link failure} saying which.
+   * the empty stored block that the sender removed is appended again (RFC 7692 §7.2.2). Appends
+   * what the piece inflated to to `out` and returns its size; returns -1 when the data is
+   * invalid (1007) or would inflate to more than `budget` bytes (1009), with {@link failure}
+   * saying which. zlib never writes more than `budget` + 1 bytes, and they go straight into
+   * `out`, so a bomb costs at most the limit.
    * @see RFC 7692 §7.2.2
    */
-  decompress(piece: Buffer, last: boolean, budget: number): Buffer | null {
+  decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number {
     if (this.#closed) {
       this.#failure ??= { closeCode: CloseCode.INTERNAL_ERROR, message: 'permessage-deflate used after the connection closed' };
-      return null;
+      return -1;
     }
     const inflater = (this.#inflater ??= new RawStream(
       zlib.createInflateRaw({ windowBits: this.#params.serverMaxWindowBits, chunkSize: zlib.constants.Z_MIN_CHUNK }),
     ));
-    const out = new Output(budget);
-    if (piece.length > 0 && !this.#inflate(inflater, piece, false, out)) return null;
+    const output = new Output(budget, out);
+    if (piece.length > 0 && !this.#inflate(inflater, piece, false, output)) return -1;
     if (last) {
-      if (!this.#inflate(inflater, TAIL, true, out)) return null;
+      if (!this.#inflate(inflater, TAIL, true, output)) return -1;
       // RFC 7692 §7.1.1.1: without context takeover the server starts every message afresh.
       if (this.#params.serverNoContextTakeover) inflater.reset();
     }
-    return out.result();
+    return output.finish();
   }
 
   /**
@@ -241,7 +243,7 @@ export class PerMessageDeflate implements MessageDecompressor {
     const deflater = (this.#deflater ??= new RawStream(
       zlib.createDeflateRaw({ windowBits, level: LEVEL, memLevel: MEM_LEVEL, chunkSize: zlib.constants.Z_MIN_CHUNK }),
     ));
-    const out = new Output(Number.MAX_SAFE_INTEGER);
+    const out = new Output(Number.MAX_SAFE_INTEGER, []);
     let inOff = 0;
     let inLen = data.length;
     for (;;) {
@@ -288,17 +290,20 @@ export class PerMessageDeflate implements MessageDecompressor {
 /**
  * The output of one inflate or deflate call: the shared scratch buffer first, then buffers of
  * its own once that is full, each no larger than the budget allows (so a decompression bomb
- * never makes zlib write more than `budget` + 1 bytes).
+ * never makes zlib write more than `budget` + 1 bytes). Full buffers go to `pieces` as they fill.
  */
 class Output {
   readonly budget: number;
-  #pieces: Buffer[] | null = null;
+  readonly #pieces: Buffer[];
+  readonly #first: number; // where this call's pieces start in #pieces
   #buffer: Buffer;
   #offset = 0;
   #total = 0;
 
-  constructor(budget: number) {
+  constructor(budget: number, pieces: Buffer[]) {
     this.budget = budget;
+    this.#pieces = pieces;
+    this.#first = pieces.length;
     this.#buffer = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
   }
 
@@ -306,7 +311,7 @@ class Output {
   space(): { buffer: Buffer; offset: number; length: number } {
     if (this.#offset === this.#buffer.length) {
       // Full: keep what it holds and continue in a larger buffer of our own.
-      (this.#pieces ??= []).push(this.#buffer === scratch ? Buffer.from(this.#buffer) : this.#buffer);
+      this.#pieces.push(this.#buffer === scratch ? Buffer.from(this.#buffer) : this.#buffer);
       const size = Math.min(Math.max(this.#total, SCRATCH_SIZE), this.budget - this.#total + 1);
       this.#buffer = Buffer.allocUnsafe(size > 0 ? size : 1);
       this.#offset = 0;
@@ -324,21 +329,28 @@ class Output {
     return this.#total <= this.budget;
   }
 
-  /** All the output, valid until the scratch buffer is used again. */
-  peek(): Buffer {
-    if (this.#pieces === null) return this.#buffer.subarray(0, this.#offset);
-    return Buffer.concat([...this.#pieces, this.#buffer.subarray(0, this.#offset)], this.#total);
+  /**
+   * Ends the call: the bytes still in the current buffer join the pieces, in memory of their own
+   * (Buffer.allocUnsafe gives 4 KiB and more an ArrayBuffer of their own, which the API can then
+   * hand to the page without another copy). Returns the call's total.
+   */
+  finish(): number {
+    const n = this.#offset;
+    if (n > 0) {
+      if (this.#buffer !== scratch) {
+        this.#pieces.push(this.#buffer.subarray(0, n));
+      } else {
+        const copy = Buffer.allocUnsafe(n);
+        this.#buffer.copy(copy, 0, 0, n);
+        this.#pieces.push(copy);
+      }
+    }
+    return this.#total;
   }
 
-  /** All the output in memory of its own (EMPTY for none). */
-  result(): Buffer {
-    if (this.#total === 0) return EMPTY;
-    if (this.#pieces !== null) return this.peek();
-    if (this.#buffer !== scratch) return this.#buffer.subarray(0, this.#offset);
-    // Buffer.allocUnsafe gives messages of 4 KiB and more an ArrayBuffer of their own, which the
-    // API can then hand to the page without another copy.
-    const copy = Buffer.allocUnsafe(this.#offset);
-    this.#buffer.copy(copy, 0, 0, this.#offset);
-    return copy;
+  /** All the output of a compress call, valid until the scratch buffer is used again. */
+  peek(): Buffer {
+    if (this.#pieces.length === this.#first) return this.#buffer.subarray(0, this.#offset);
+    return Buffer.concat([...this.#pieces.slice(this.#first), this.#buffer.subarray(0, this.#offset)], this.#total);
   }
 }

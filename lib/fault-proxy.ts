@@ -6,7 +6,6 @@
  */
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { EMPTY } from './constants';
 import { HttpHeadReader } from './handshake';
 import { type MessageDecompressor, type ParserSink, FrameParser } from './parser';
 
@@ -96,7 +95,7 @@ class Pump {
         onProtocolError() {},
       };
       // Compressed messages (RSV1) are skipped over, not inflated: only the Close frame matters.
-      const skipCompressed: MessageDecompressor = { failure: null, decompress: () => EMPTY };
+      const skipCompressed: MessageDecompressor = { failure: null, decompress: () => 0 };
       this.#closeWatch = new FrameParser(sink, { role: 'client', maxMessageSize: Number.MAX_SAFE_INTEGER, decompressor: skipCompressed });
       this.#headWatch = new HttpHeadReader();
     }

@@ -41,11 +41,12 @@ export interface Failure {
 export interface MessageDecompressor {
   /**
    * Inflates the next `piece` of a compressed message; `last` at the end of its last frame.
-   * Returns the bytes it inflated to (possibly none), never more than `budget` of them, or null
-   * when it cannot, with the reason in {@link failure}.
+   * Appends what it inflated to `out` (buffers the parser may keep), never more than `budget`
+   * bytes, and returns how many; or returns -1 when it cannot, with the reason in
+   * {@link failure}.
    */
-  decompress(piece: Buffer, last: boolean, budget: number): Buffer | null;
-  /** Why the last {@link decompress} returned null. */
+  decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number;
+  /** Why the last {@link decompress} returned -1. */
   readonly failure: Failure | null;
 }
 
@@ -330,20 +331,25 @@ export class FrameParser {
       }
       const last = this.#fin && this.#payloadRead === this.#payloadLength;
       if (piece.length === 0 && !last) break;
-      const out = decompressor.decompress(piece, last, this.#maxMessageSize - this.#messageLength);
-      if (out === null) {
+      const fragments = this.#fragments;
+      const before = fragments.length;
+      const produced = decompressor.decompress(piece, last, this.#maxMessageSize - this.#messageLength, fragments);
+      if (produced < 0) {
         const failure = decompressor.failure as Failure;
         return this.#fail(failure.closeCode, failure.message);
       }
-      if (out.length === 0) continue;
-      this.#messageLength += out.length;
+      this.#messageLength += produced;
       if (this.#messageIsText) {
-        const whole = last && this.#fragments.length === 0;
-        if (whole ? !isUtf8(out) : !(this.#utf8 ??= new Utf8StreamValidator()).push(out)) {
-          return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
+        // A message that inflated in one piece is checked in one go.
+        if (last && before === 0 && fragments.length === 1) {
+          if (!isUtf8(fragments[0])) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
+        } else {
+          const utf8 = (this.#utf8 ??= new Utf8StreamValidator());
+          for (let i = before; i < fragments.length; i++) {
+            if (!utf8.push(fragments[i])) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
+          }
         }
       }
-      this.#fragments.push(out);
     } while (this.#payloadRead < this.#payloadLength);
     this.#state = State.HEAD;
     if (!this.#fin) return true;

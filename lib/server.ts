@@ -533,16 +533,15 @@ export class ServerDeflate implements MessageDecompressor {
   }
 
   /** @internal MessageDecompressor: collects the pieces and inflates the whole message at its end. */
-  decompress(piece: Buffer, last: boolean, budget: number): Buffer | null {
+  decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number {
     this.#pieces.push(Buffer.from(piece));
-    if (!last) return EMPTY;
+    if (!last) return 0;
     this.lastDeflated = Buffer.concat(this.#pieces);
     const input = Buffer.concat([this.lastDeflated, DEFLATE_TAIL]);
     this.#pieces = [];
-    let out: Buffer;
+    let inflated: Buffer;
     try {
-      out = zlib.inflateRawSync(input, {
-        // Exactly the agreed window: a client that reaches further back fails here.
+      inflated = zlib.inflateRawSync(input, {
         windowBits: this.clientMaxWindowBits,
         finishFlush: zlib.constants.Z_SYNC_FLUSH,
         maxOutputLength: Math.max(1, budget),
@@ -551,14 +550,15 @@ export class ServerDeflate implements MessageDecompressor {
     } catch (error) {
       const code = (error as { code?: string }).code;
       this.failure = code === 'ERR_BUFFER_TOO_LARGE' ? { closeCode: CloseCode.MESSAGE_TOO_BIG, message: 'message inflates past the limit' } : { closeCode: CloseCode.INVALID_PAYLOAD, message: `invalid compressed data: ${(error as Error).message}` };
-      return null;
+      return -1;
     }
-    if (out.length > budget) {
+    if (inflated.length > budget) {
       this.failure = { closeCode: CloseCode.MESSAGE_TOO_BIG, message: 'message inflates past the limit' };
-      return null;
+      return -1;
     }
-    if (!this.clientNoContextTakeover) this.#received = lastBytes(this.#received, out, 1 << this.clientMaxWindowBits);
-    return out;
+    if (!this.clientNoContextTakeover) this.#received = lastBytes(this.#received, inflated, 1 << this.clientMaxWindowBits);
+    if (inflated.length > 0) out.push(inflated);
+    return inflated.length;
   }
 
   /** Compresses one message (context taken over unless agreed otherwise); the payload without its tail. */

@@ -337,7 +337,7 @@ describe('lifecycle', () => {
     const codec = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
     codec.close();
     expect(codec.compress(Buffer.from('x'))).toBeNull();
-    expect(codec.decompress(hex('f2 48 cd c9 c9 07 00'), true, 100)).toBeNull();
+    expect(codec.decompress(hex('f2 48 cd c9 c9 07 00'), true, 100, [])).toBe(-1);
     expect(codec.failure).toMatchObject({ closeCode: 1011 });
   });
 
