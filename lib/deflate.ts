@@ -10,6 +10,7 @@ import * as zlib from 'node:zlib';
 import { CloseCode } from './constants';
 import type { DeflateParams } from './extensions';
 import type { Failure, MessageDecompressor } from './parser';
+import { settings } from './settings';
 
 const Z_SYNC_FLUSH = zlib.constants.Z_SYNC_FLUSH;
 
@@ -138,9 +139,42 @@ export interface DeflateOptions {
   readonly threshold: number;
 }
 
+// Codecs that hold zlib streams, and the timer that frees those left unused (see sweepIdle).
+const live = new Set<PerMessageDeflate>();
+let sweeper: NodeJS.Timeout | null = null;
+
+/**
+ * Frees the zlib streams of every codec that was not used since the previous sweep, keeping
+ * what they need to go on (see {@link PerMessageDeflate}). Runs every `settings.deflateIdleMs`
+ * while any codec holds a stream, so a stream goes between one and two periods after its last
+ * use. Exported for tests.
+ */
+export function sweepIdle(): void {
+  for (const codec of live) if (codec.releaseIfIdle()) live.delete(codec);
+  if (live.size === 0 && sweeper !== null) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
+
+function markLive(codec: PerMessageDeflate): void {
+  live.add(codec);
+  // Unref'd, as all our timers: it never keeps a process alive.
+  sweeper ??= setInterval(sweepIdle, settings.deflateIdleMs).unref();
+}
+
 /**
  * The codec of one connection: {@link decompress} for the parser, {@link compress} for the send
- * path. Each zlib stream is made on first use and freed by {@link close}.
+ * path.
+ *
+ * Memory. A zlib deflate stream holds about 256 KiB and an inflate stream about 40 KiB, far more
+ * than the rest of a connection (3 KB), so neither is made before the first compressed message
+ * needs it, and both are freed again after a period without use (the sweep above). Context
+ * takeover survives that: the codec keeps the last window's worth of what it sent and received
+ * (usually much less: the messages so far), and primes the next zlib stream with it as a preset
+ * dictionary (RFC 1951's window, as zlib's deflateSetDictionary and inflateSetDictionary set
+ * it). Copying those bytes costs a few percent of compressing them; an idle connection then
+ * holds only them.
  * @see RFC 7692 §7.2
  */
 export class PerMessageDeflate implements MessageDecompressor {
@@ -148,17 +182,29 @@ export class PerMessageDeflate implements MessageDecompressor {
   readonly #threshold: number;
   #inflater: RawStream | null = null;
   #deflater: RawStream | null = null;
+  // The tails of the streams received and sent, for context takeover across a release; null
+  // when the agreed parameters reset that direction after every message anyway.
+  readonly #received: Tail | null;
+  readonly #sent: Tail | null;
+  #used = false; // since the last sweep
   #failure: Failure | null = null;
   #closed = false;
 
   constructor(params: DeflateParams, options: DeflateOptions) {
     this.#params = params;
     this.#threshold = options.threshold;
+    this.#received = params.serverNoContextTakeover ? null : new Tail(1 << params.serverMaxWindowBits);
+    this.#sent = params.clientNoContextTakeover ? null : new Tail(1 << params.clientMaxWindowBits);
   }
 
   /** @inheritdoc */
   get failure(): Failure | null {
     return this.#failure;
+  }
+
+  /** Whether a zlib stream is held (for tests). */
+  get holdsZlib(): boolean {
+    return this.#inflater !== null || this.#deflater !== null;
   }
 
   /**
@@ -175,32 +221,48 @@ export class PerMessageDeflate implements MessageDecompressor {
       this.#failure ??= { closeCode: CloseCode.INTERNAL_ERROR, message: 'permessage-deflate used after the connection closed' };
       return -1;
     }
-    const inflater = (this.#inflater ??= new RawStream(
-      zlib.createInflateRaw({ windowBits: this.#params.serverMaxWindowBits, chunkSize: zlib.constants.Z_MIN_CHUNK }),
-    ));
+    this.#used = true;
+    this.#inflater ??= this.#newInflater(true);
+    const first = out.length;
     const output = new Output(budget, out);
-    if (piece.length > 0 && !this.#inflate(inflater, piece, false, output)) return -1;
+    if (piece.length > 0 && !this.#inflate(piece, false, output)) return -1;
     if (last) {
-      if (!this.#inflate(inflater, TAIL, true, output)) return -1;
+      if (!this.#inflate(TAIL, true, output)) return -1;
       // RFC 7692 §7.1.1.1: without context takeover the server starts every message afresh.
-      if (this.#params.serverNoContextTakeover) inflater.reset();
+      if (this.#params.serverNoContextTakeover) this.#inflater?.reset();
     }
-    return output.finish();
+    const produced = output.finish();
+    if (this.#received !== null && produced > 0) this.#received.pushPieces(out, first);
+    return produced;
+  }
+
+  #newInflater(withContext: boolean): RawStream {
+    markLive(this);
+    const dictionary = withContext ? this.#received?.bytes() : undefined;
+    return new RawStream(
+      zlib.createInflateRaw({
+        windowBits: this.#params.serverMaxWindowBits,
+        chunkSize: zlib.constants.Z_MIN_CHUNK,
+        dictionary: dictionary !== undefined && dictionary.length > 0 ? dictionary : undefined,
+      }),
+    );
   }
 
   /**
    * Feeds `input` to the inflater, into `out`; false (with #failure set) on failure. `isTail`:
    * the input is the appended empty stored block.
    */
-  #inflate(inflater: RawStream, input: Buffer, isTail: boolean, out: Output): boolean {
+  #inflate(input: Buffer, isTail: boolean, out: Output): boolean {
+    let inflater = this.#inflater as RawStream;
     let inOff = 0;
     let inLen = input.length;
     let restarted = false;
     for (;;) {
-      const space = out.space();
-      const error = inflater.run(Z_SYNC_FLUSH, input, inOff, inLen, space.buffer, space.offset, space.length);
+      out.prepare();
+      const room = out.room;
+      const error = inflater.run(Z_SYNC_FLUSH, input, inOff, inLen, out.buffer, out.at, room);
       if (error !== null) return this.#fail(CloseCode.INVALID_PAYLOAD, `invalid compressed data (permessage-deflate): ${error}`);
-      const produced = space.length - inflater.availOut;
+      const produced = room - inflater.availOut;
       const consumed = inLen - inflater.availIn;
       inOff += consumed;
       inLen -= consumed;
@@ -214,7 +276,9 @@ export class PerMessageDeflate implements MessageDecompressor {
       // stream. RFC 7692 §7.2.1 lets more blocks follow in the same message; as in Chromium,
       // they start a new stream, with an empty window. The appended tail after a final block
       // is no block at all (it would start a stored block that never ends), so it is dropped.
-      inflater.reset();
+      inflater.close();
+      this.#received?.clear();
+      inflater = this.#inflater = this.#newInflater(false);
       if (isTail) return true;
       // A fresh stream takes at least one byte of input or reports an error.
       if (restarted && consumed === 0) return this.#fail(CloseCode.INVALID_PAYLOAD, 'invalid compressed data (permessage-deflate): no progress');
@@ -235,28 +299,18 @@ export class PerMessageDeflate implements MessageDecompressor {
    */
   compress(data: Uint8Array): Buffer | null {
     if (data.length < this.#threshold || this.#closed) return null;
+    this.#used = true;
     const params = this.#params;
-    // zlib cannot make a raw DEFLATE stream with an 8-bit window and makes a 9-bit one instead.
-    // Its matches never reach further back than the window minus 262 bytes (MAX_DIST), so a
-    // 9-bit window never refers more than 250 bytes back, which fits the 256 bytes agreed.
-    const windowBits = params.clientMaxWindowBits < 9 ? 9 : params.clientMaxWindowBits;
-    const deflater = (this.#deflater ??= new RawStream(
-      zlib.createDeflateRaw({ windowBits, level: LEVEL, memLevel: MEM_LEVEL, chunkSize: zlib.constants.Z_MIN_CHUNK }),
-    ));
+    const deflater = (this.#deflater ??= this.#newDeflater());
     const out = new Output(Number.MAX_SAFE_INTEGER, []);
     let inOff = 0;
     let inLen = data.length;
     for (;;) {
-      const space = out.space();
-      const error = deflater.run(Z_SYNC_FLUSH, data, inOff, inLen, space.buffer, space.offset, space.length);
-      if (error !== null) {
-        // Compressing valid input cannot fail; if zlib does, send this message uncompressed
-        // (RFC 7692 allows it for any message) and compress the next ones afresh.
-        deflater.close();
-        this.#deflater = null;
-        return null;
-      }
-      out.wrote(space.length - deflater.availOut);
+      out.prepare();
+      const room = out.room;
+      const error = deflater.run(Z_SYNC_FLUSH, data, inOff, inLen, out.buffer, out.at, room);
+      if (error !== null) return this.#compressFailed();
+      out.wrote(room - deflater.availOut);
       const consumed = inLen - deflater.availIn;
       inOff += consumed;
       inLen -= consumed;
@@ -266,26 +320,146 @@ export class PerMessageDeflate implements MessageDecompressor {
     if (params.clientNoContextTakeover) deflater.reset();
     const compressed = out.peek();
     const n = compressed.length;
-    if (n === 0) return EMPTY_BLOCK;
-    // A sync flush always ends with the empty stored block; remove it (§7.2.1 step 2).
-    if (n < 4 || compressed[n - 4] !== 0x00 || compressed[n - 3] !== 0x00 || compressed[n - 2] !== 0xff || compressed[n - 1] !== 0xff) {
-      // Not what zlib writes; rather than send something the peer cannot take, start over.
-      deflater.close();
-      this.#deflater = null;
-      return null;
+    // A sync flush always ends with the empty stored block, which is removed (§7.2.1 step 2);
+    // zlib writes nothing at all for a flush right after another one.
+    if (n !== 0 && (n < 4 || compressed[n - 4] !== 0x00 || compressed[n - 3] !== 0x00 || compressed[n - 2] !== 0xff || compressed[n - 1] !== 0xff)) {
+      return this.#compressFailed();
     }
-    return n === 4 ? EMPTY_BLOCK : compressed.subarray(0, n - 4);
+    this.#sent?.push(data);
+    return n <= 4 ? EMPTY_BLOCK : compressed.subarray(0, n - 4);
+  }
+
+  #newDeflater(): RawStream {
+    markLive(this);
+    // zlib cannot make a raw DEFLATE stream with an 8-bit window and makes a 9-bit one instead.
+    // Its matches never reach further back than the window minus 262 bytes (MAX_DIST), so a
+    // 9-bit window never refers more than 250 bytes back, which fits the 256 bytes agreed.
+    const bits = this.#params.clientMaxWindowBits;
+    const dictionary = this.#sent?.bytes();
+    return new RawStream(
+      zlib.createDeflateRaw({
+        windowBits: bits < 9 ? 9 : bits,
+        level: LEVEL,
+        memLevel: MEM_LEVEL,
+        chunkSize: zlib.constants.Z_MIN_CHUNK,
+        dictionary: dictionary !== undefined && dictionary.length > 0 ? dictionary : undefined,
+      }),
+    );
+  }
+
+  /**
+   * Compressing valid input cannot fail, nor come out otherwise than a sync flush does; if zlib
+   * did, this message goes uncompressed (RFC 7692 allows that for any message) and the next
+   * ones start a new stream without context (which a sender may always do).
+   */
+  #compressFailed(): null {
+    this.#deflater?.close();
+    this.#deflater = null;
+    this.#sent?.clear();
+    return null;
+  }
+
+  /**
+   * @internal The sweep: frees both zlib streams if the codec was not used since the previous
+   * sweep, and returns true once it holds none.
+   */
+  releaseIfIdle(): boolean {
+    if (this.#used && !this.#closed) {
+      this.#used = false;
+      return false;
+    }
+    this.#inflater?.close();
+    this.#inflater = null;
+    this.#deflater?.close();
+    this.#deflater = null;
+    this.#received?.compact();
+    this.#sent?.compact();
+    return true;
   }
 
   /** Frees both zlib streams; the codec is not used afterwards. */
   close(): void {
     this.#closed = true;
+    live.delete(this);
     this.#inflater?.close();
     this.#inflater = null;
     this.#deflater?.close();
     this.#deflater = null;
   }
 }
+
+/**
+ * The last bytes of a stream, at most `limit` (the LZ77 window): what a fresh zlib stream is
+ * primed with to continue where the freed one was. Kept in a buffer that grows to the window
+ * and 4 KiB more, so that small messages append with one copy and the window moves to the
+ * front once per 4 KiB.
+ */
+class Tail {
+  readonly #limit: number;
+  #buffer: Buffer = EMPTY_BYTES;
+  #length = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** Appends `data`. */
+  push(data: Uint8Array): void {
+    const n = data.length;
+    if (n === 0) return;
+    const limit = this.#limit;
+    if (n >= limit) {
+      if (this.#buffer.length < limit) this.#buffer = Buffer.allocUnsafe(limit + TAIL_SLACK);
+      this.#buffer.set(data.subarray(n - limit), 0);
+      this.#length = limit;
+      return;
+    }
+    if (this.#length + n > this.#buffer.length) {
+      // The old bytes still inside the window once `data` is added.
+      const keep = Math.min(this.#length, limit - n);
+      if (this.#buffer.length === limit + TAIL_SLACK) {
+        // Full grown: move the bytes still in the window to the front (once per 4 KiB or so).
+        this.#buffer.copyWithin(0, this.#length - keep, this.#length);
+      } else {
+        const grown = Buffer.allocUnsafe(Math.min(limit + TAIL_SLACK, Math.max(2 * this.#buffer.length, keep + n, 256)));
+        this.#buffer.copy(grown, 0, this.#length - keep, this.#length);
+        this.#buffer = grown;
+      }
+      this.#length = keep;
+    }
+    this.#buffer.set(data, this.#length);
+    this.#length += n;
+  }
+
+  /** Appends the buffers `pieces[from..]`, skipping those that the last `limit` bytes do not reach. */
+  pushPieces(pieces: readonly Buffer[], from: number): void {
+    let start = pieces.length;
+    for (let total = 0; start > from && total < this.#limit; ) total += pieces[--start].length;
+    for (let i = start; i < pieces.length; i++) this.push(pieces[i]);
+  }
+
+  /** The last `limit` bytes or fewer, as a view valid until the next push. */
+  bytes(): Buffer {
+    const keep = Math.min(this.#length, this.#limit);
+    return this.#buffer.subarray(this.#length - keep, this.#length);
+  }
+
+  /** Forgets everything (the stream started afresh). */
+  clear(): void {
+    this.#buffer = EMPTY_BYTES;
+    this.#length = 0;
+  }
+
+  /** Keeps only the bytes that matter, in memory of their exact size (for an idle connection). */
+  compact(): void {
+    const bytes = this.bytes();
+    this.#buffer = bytes.length === 0 ? EMPTY_BYTES : Buffer.from(bytes);
+    this.#length = this.#buffer.length;
+  }
+}
+
+const EMPTY_BYTES = Buffer.alloc(0);
+const TAIL_SLACK = 4 * 1024;
 
 /**
  * The output of one inflate or deflate call: the shared scratch buffer first, then buffers of
@@ -299,30 +473,35 @@ class Output {
   #buffer: Buffer;
   #offset = 0;
   #total = 0;
+  // Set by prepare(): where the next bytes may go.
+  buffer: Buffer;
+  at = 0;
+  room = 0;
 
   constructor(budget: number, pieces: Buffer[]) {
     this.budget = budget;
     this.#pieces = pieces;
     this.#first = pieces.length;
-    this.#buffer = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+    this.#buffer = this.buffer = scratch ??= Buffer.allocUnsafeSlow(SCRATCH_SIZE);
   }
 
-  /** Where the next bytes may go: a buffer, an offset in it and a length. */
-  space(): { buffer: Buffer; offset: number; length: number } {
+  /** Sets {@link buffer}, {@link at} and {@link room}: where the next bytes may go. */
+  prepare(): void {
     if (this.#offset === this.#buffer.length) {
       // Full: keep what it holds and continue in a larger buffer of our own.
       this.#pieces.push(this.#buffer === scratch ? Buffer.from(this.#buffer) : this.#buffer);
       const size = Math.min(Math.max(this.#total, SCRATCH_SIZE), this.budget - this.#total + 1);
-      this.#buffer = Buffer.allocUnsafe(size > 0 ? size : 1);
+      this.#buffer = this.buffer = Buffer.allocUnsafe(size > 0 ? size : 1);
       this.#offset = 0;
     }
     const room = this.#buffer.length - this.#offset;
     // One byte past the budget is enough to know it was exceeded.
     const allowed = this.budget - this.#total + 1;
-    return { buffer: this.#buffer, offset: this.#offset, length: room < allowed ? room : allowed };
+    this.at = this.#offset;
+    this.room = room < allowed ? room : allowed;
   }
 
-  /** Records `n` bytes written into the last {@link space}; false once over the budget. */
+  /** Records `n` bytes written into the last {@link prepare}d space; false once over the budget. */
   wrote(n: number): boolean {
     this.#offset += n;
     this.#total += n;

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
 import { CloseCode, EMPTY, Opcode } from './constants';
+import { PerMessageDeflate } from './deflate';
 import { encodeCloseBody, encodeFrame, frameHeadSize, MaskPool, writeFrameHead } from './frame';
 import {
   buildServerResponse,
@@ -68,10 +69,10 @@ export interface TestServerOptions {
    */
   perMessageDeflate?: boolean | ServerDeflateOptions;
   /**
-   * Called for every message instead of echoing it (mode 'echo' only); for the benchmark's
-   * download and upload commands.
+   * Called for every message in mode 'echo' (for the benchmark's commands); returning true
+   * means it was handled, and it is then neither echoed nor recorded.
    */
-  onMessage?: (connection: ServerConnection, isText: boolean, data: Buffer) => void;
+  onMessage?: (connection: ServerConnection, isText: boolean, data: Buffer) => boolean;
   /**
    * For benchmarks, with `mode: 'echo'`: nothing is recorded (no events, requests or
    * connections, so a long run holds no memory for them), and the echoes of all messages parsed
@@ -92,6 +93,11 @@ export interface ServerDeflateOptions {
   clientMaxWindowBits?: number;
   /** Echoes, sendText and sendBinary compress messages of at least this many bytes (default 0). */
   threshold?: number;
+  /**
+   * `apart` (the default, for tests): the one-shot codec below, sharing nothing with the
+   * client's. `engine`: lib/deflate.ts in the server's role, fast, for the benchmark and demo.
+   */
+  codec?: 'apart' | 'engine';
 }
 
 // Fast echoes: runs of frames below this size are copied into one buffer; larger payloads are
@@ -167,7 +173,12 @@ export class ServerConnection implements ParserSink {
     this.#answerClose = options.answerClose !== false;
     this.#answerPings = options.answerPings !== false;
     this.#echoes = fastEcho(options) ? [] : null;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        deflate?.close();
+        resolve();
+      }),
+    );
     if (this.#echoes === null) socket.on('end', () => this.events.push({ type: 'end' }));
   }
 
@@ -304,10 +315,7 @@ export class ServerConnection implements ParserSink {
 
   /** @internal */
   onMessage(isText: boolean, data: Buffer, compressed: boolean): void {
-    if (this.#onMessage !== undefined && this.#echo) {
-      this.#onMessage(this, isText, data);
-      return;
-    }
+    if (this.#onMessage !== undefined && this.#echo && this.#onMessage(this, isText, data)) return;
     if (this.#echoes !== null) {
       if (this.#closeSent) return;
       const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
@@ -473,6 +481,8 @@ export class ServerDeflate implements MessageDecompressor {
   #pieces: Buffer[] = [];
   #received: Buffer = EMPTY; // the inflater's window: the last bytes received
   #sent: Buffer = EMPTY; // the deflater's window: the last bytes sent
+  // With `codec: 'engine'`: the client's codec with the roles swapped, doing all the work.
+  readonly #engine: PerMessageDeflate | null;
 
   private constructor(response: string, agreed: Required<ServerDeflateOptions>) {
     this.response = response;
@@ -481,6 +491,23 @@ export class ServerDeflate implements MessageDecompressor {
     this.serverMaxWindowBits = agreed.serverMaxWindowBits;
     this.clientMaxWindowBits = agreed.clientMaxWindowBits;
     this.threshold = agreed.threshold;
+    this.#engine =
+      agreed.codec === 'engine'
+        ? new PerMessageDeflate(
+            {
+              serverNoContextTakeover: agreed.clientNoContextTakeover,
+              clientNoContextTakeover: agreed.serverNoContextTakeover,
+              serverMaxWindowBits: agreed.clientMaxWindowBits,
+              clientMaxWindowBits: agreed.serverMaxWindowBits,
+            },
+            { threshold: 0 },
+          )
+        : null;
+  }
+
+  /** Frees the engine's zlib streams, if any. */
+  close(): void {
+    this.#engine?.close();
   }
 
   /**
@@ -527,6 +554,7 @@ export class ServerDeflate implements MessageDecompressor {
         serverMaxWindowBits: serverBits ?? 15,
         clientMaxWindowBits: clientBits ?? (typeof offeredClient === 'number' ? offeredClient : 15),
         threshold: options.threshold ?? 0,
+        codec: options.codec ?? 'apart',
       });
     }
     return null;
@@ -534,6 +562,11 @@ export class ServerDeflate implements MessageDecompressor {
 
   /** @internal MessageDecompressor: collects the pieces and inflates the whole message at its end. */
   decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number {
+    if (this.#engine !== null) {
+      const produced = this.#engine.decompress(piece, last, budget, out);
+      if (produced < 0) this.failure = this.#engine.failure;
+      return produced;
+    }
     this.#pieces.push(Buffer.from(piece));
     if (!last) return 0;
     this.lastDeflated = Buffer.concat(this.#pieces);
@@ -563,6 +596,12 @@ export class ServerDeflate implements MessageDecompressor {
 
   /** Compresses one message (context taken over unless agreed otherwise); the payload without its tail. */
   compress(data: Uint8Array): Buffer {
+    if (this.#engine !== null) {
+      // The engine's result lives in a shared scratch buffer: keep a copy.
+      const payload = this.#engine.compress(data);
+      if (payload === null) throw new Error('the engine codec could not compress');
+      return Buffer.from(payload);
+    }
     const compressed = zlib.deflateRawSync(data, {
       // zlib has no 8-bit raw window; its 9-bit one never reaches back more than 250 bytes.
       windowBits: Math.max(9, this.serverMaxWindowBits),

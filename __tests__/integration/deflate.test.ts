@@ -11,6 +11,7 @@ import * as dc from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket as PeerSocket } from 'ws';
+import { sweepIdle } from '../../lib/deflate';
 import { ChannelName } from '../../lib/diagnostics';
 import { buildServerResponse } from '../../lib/handshake';
 import { WebSocket } from '../../lib/ponyfill';
@@ -290,6 +291,33 @@ describe('against our test server', () => {
     expect(ws.extensions).toBe('');
     await roundTrip(ws, ['plain', new Uint8Array(100)]);
     expect((await receivedBy(conn, 2)).map((m) => m.compressed)).toEqual([false, false]);
+  });
+});
+
+describe('idle connections free their zlib streams and keep their context', () => {
+  const updates = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => JSON.stringify({ type: 'update', seq: from + i, user: 'someone@example.com', status: 'online' }));
+
+  test('our server: after the sweeps, both directions go on referring to what came before', async () => {
+    const { ws, conn } = await openOurs(true);
+    const first = updates(0, 20);
+    await roundTrip(ws, first);
+    sweepIdle();
+    sweepIdle();
+    const second = updates(20, 20);
+    await roundTrip(ws, second);
+    const received = await receivedBy(conn, 40);
+    decodeStream(received, [...first, ...second]);
+    // The first message after the release is as small as the ones before it.
+    expect((received[20].deflated as Buffer).length).toBeLessThan((received[0].deflated as Buffer).length / 2);
+  });
+
+  test('a ws server: the same', async () => {
+    const { ws, peer } = await openWs({ threshold: 0 });
+    peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary }));
+    await roundTrip(ws, updates(0, 20));
+    sweepIdle();
+    sweepIdle();
+    await roundTrip(ws, updates(20, 20));
   });
 });
 

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { deflateAvailable, PerMessageDeflate } from '../../lib/deflate';
+import { deflateAvailable, PerMessageDeflate, sweepIdle } from '../../lib/deflate';
 import type { DeflateParams } from '../../lib/extensions';
 import { FrameParser, type ParserSink } from '../../lib/parser';
 import { traceInflate } from '../helpers/inflate';
@@ -346,5 +346,103 @@ describe('lifecycle', () => {
     parser.push(frame(TEXT, hex('ff'), { rsv: RSV1 }));
     expect(events).toMatchObject([{ type: 'error', closeCode: 1007 }]);
     expect(codec.compress(Buffer.from('x'))).toBeNull();
+  });
+});
+
+describe('zlib streams are freed when idle, and context takeover carries over', () => {
+  /** Compresses `messages` with `codec`, returning each payload copied. */
+  const compressAll = (codec: PerMessageDeflate, messages: Buffer[]): Buffer[] => messages.map((m) => Buffer.from(codec.compress(m) as Buffer));
+  const message = (i: number): Buffer => Buffer.from(JSON.stringify({ type: 'update', seq: i, user: 'someone@example.com', body: 'the same words again and again' }));
+
+  test('made on the first message only; freed at the second sweep without use, not the first', () => {
+    const codec = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
+    expect(codec.holdsZlib).toBe(false);
+    codec.compress(message(0));
+    expect(codec.holdsZlib).toBe(true);
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(true);
+    codec.compress(message(1));
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(true);
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(false);
+    codec.close();
+  });
+
+  test.each([8, 15])('sending (window bits %i): after a release the next message still refers to the earlier ones', (bits) => {
+    const codec = new PerMessageDeflate({ ...DEFAULTS, clientMaxWindowBits: bits }, { threshold: 0 });
+    const messages = [message(1), message(2), message(3), message(4)];
+    const before = compressAll(codec, messages.slice(0, 2));
+    sweepIdle();
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(false);
+    const after = compressAll(codec, messages.slice(2));
+    // Small, because it refers back into what was sent before the release.
+    expect(after[0].length).toBeLessThan(before[0].length / 2);
+    const stream = Buffer.concat([...before, ...after].flatMap((p) => [p, Buffer.from([0, 0, 0xff, 0xff])]));
+    const trace = traceInflate(stream);
+    expect(trace.output.equals(Buffer.concat(messages))).toBe(true);
+    expect(trace.maxDistance).toBeLessThanOrEqual(bits === 8 ? 256 : 1 << bits);
+    codec.close();
+  });
+
+  test('receiving: after a release, messages that refer to earlier ones still inflate', async () => {
+    const deflater = zlib.createDeflateRaw();
+    const compressNext = (data: Buffer): Promise<Buffer> =>
+      new Promise((resolve) => {
+        deflater.write(data);
+        deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+          const out = deflater.read() as Buffer;
+          resolve(out.subarray(0, out.length - 4));
+        });
+      });
+    const { parser, events, codec } = setUp();
+    const messages = Array.from({ length: 6 }, (_, i) => message(i));
+    for (const m of messages.slice(0, 3)) parser.push(frame(TEXT, await compressNext(m), { rsv: RSV1 }));
+    sweepIdle();
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(false);
+    const later = await Promise.all(messages.slice(3).map((m) => compressNext(m)));
+    expect(later[0].length).toBeLessThan(messages[3].length / 2);
+    for (const p of later) parser.push(frame(TEXT, p, { rsv: RSV1 }));
+    deflater.close();
+    expect(events).toEqual(messages.map((m) => ({ type: 'message', isText: true, data: m.toString(), compressed: true })));
+    codec.close();
+  });
+
+  test('receiving a 1 MiB message keeps its last 32 KiB for later: a message referring into them inflates after a release', () => {
+    const big = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => 97 + ((i * 7) % 26)));
+    const { parser, events, codec } = setUp();
+    parser.push(frame(BINARY, serverDeflate(big), { rsv: RSV1 }));
+    sweepIdle();
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(false);
+    // What a server with context takeover may send next: references into its window.
+    const next = Buffer.concat([big.subarray(big.length - 30000, big.length - 20000), message(9)]);
+    const payload = serverDeflate(next, { dictionary: big.subarray(big.length - 32768) });
+    expect(payload.length).toBeLessThan(200);
+    parser.push(frame(BINARY, payload, { rsv: RSV1 }));
+    expect(events).toHaveLength(2);
+    expect(events[1]).toEqual({ type: 'message', isText: false, data: next.toString('latin1'), compressed: true });
+    codec.close();
+  });
+
+  test('with both no_context_takeover flags nothing is carried over, and streams are still freed', () => {
+    const codec = new PerMessageDeflate({ ...DEFAULTS, clientNoContextTakeover: true, serverNoContextTakeover: true }, { threshold: 0 });
+    const a = Buffer.from(codec.compress(message(1)) as Buffer);
+    sweepIdle();
+    sweepIdle();
+    expect(codec.holdsZlib).toBe(false);
+    expect(Buffer.from(codec.compress(message(1)) as Buffer)).toEqual(a);
+    codec.close();
+  });
+
+  test('a closed codec is no longer swept', () => {
+    const codec = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
+    codec.compress(message(1));
+    codec.close();
+    expect(codec.holdsZlib).toBe(false);
+    sweepIdle();
+    sweepIdle();
   });
 });
