@@ -14,6 +14,7 @@ import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebS
 import { sweepIdle } from '../../lib/deflate';
 import { ChannelName } from '../../lib/diagnostics';
 import { buildServerResponse } from '../../lib/handshake';
+import { ping } from '../../lib/ping';
 import { WebSocket } from '../../lib/ponyfill';
 import { type ServerConnection, type ServerDeflateOptions, type ServerEvent, TestServer } from '../../lib/server';
 import { FAILED, next, nextTask, outcomeOf, within } from '../helpers/events';
@@ -276,6 +277,22 @@ describe('against our test server', () => {
     expect(text.data.toString()).toBe('é'.repeat(1000));
     await nextTask();
     expect(ws.bufferedAmount).toBe(0);
+  });
+
+  test('control frames are never compressed: our Ping, our Pong and our Close reach the server as they are', async () => {
+    const { ws, conn } = await openOurs(true, 'script');
+    ws.send('before');
+    const rtt = ping(ws, 'are you there');
+    conn.ping(Buffer.from('server ping'));
+    expect((await conn.next('message')).compressed).toBe(true);
+    expect((await conn.next('ping')).data.toString()).toBe('are you there');
+    expect((await conn.next('pong')).data.toString()).toBe('server ping');
+    conn.pong(Buffer.from('are you there'));
+    await rtt;
+    ws.close(4000, 'done');
+    expect(await conn.next('close')).toMatchObject({ code: 4000, reason: 'done' });
+    // The server's parser fails any RSV1 on a control frame; nothing of the kind was seen.
+    expect(conn.events.pending.filter((e) => e.type === 'protocol-error')).toEqual([]);
   });
 
   test('perMessageDeflate: false offers nothing, so a server that would agree cannot', async () => {
