@@ -384,16 +384,22 @@ const workloads = {
       await Promise.all(workers);
       return {};
     });
-    // An idle connection is one that has been quiet a while.
-    if (p.quietMs) await new Promise((resolve) => setTimeout(resolve, p.quietMs));
     await settle();
-    const after = memory();
+    let after = memory();
+    const perConn = (m) => ({ heapExternalPerConn: (m.heap + m.external - before.heap - before.external) / opened, rssPerConn: (m.rss - before.rss) / opened });
+    const justAfter = perConn(after);
+    // An idle connection is one that has been quiet a while: measured again after `quietMs`.
+    if (p.quietMs) {
+      await new Promise((resolve) => setTimeout(resolve, p.quietMs));
+      await settle();
+      after = memory();
+    }
     const result = {
       ...r,
       count: opened,
       rate: opened / (r.wallMs / 1000),
-      heapExternalPerConn: (after.heap + after.external - before.heap - before.external) / opened,
-      rssPerConn: (after.rss - before.rss) / opened,
+      ...perConn(after),
+      justAfter,
     };
     // Tear down: close all, bounded.
     await Promise.all(sockets.map((ws) => close(ws, 60000).catch(() => {})));

@@ -61,9 +61,10 @@ const INLINE_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(0);
 let slabOffset = 0;
 // Text to be compressed is encoded here first (compression copies it into zlib at once), so
-// that a compressed text message allocates nothing for its UTF-8 bytes.
-const TEXT_SCRATCH_SIZE = 64 * 1024;
-let textScratch: Buffer | null = null;
+// that a compressed text message allocates nothing for its UTF-8 bytes. It grows, as needed,
+// to hold 64 KiB of any text (3 bytes per UTF-16 unit at most).
+const TEXT_SCRATCH_MAX = 3 * 64 * 1024;
+let textScratch = Buffer.allocUnsafeSlow(0);
 
 // The socket's listeners are shared functions that find their connection here, so that a
 // connection does not bind four closures of its own.
@@ -378,9 +379,10 @@ export class Connection implements ParserSink, DialHandler {
   sendText(text: string): number {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units).
     const maxBytes = text.length * 3;
-    if (this.#deflate !== null && this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_SIZE) {
+    if (this.#deflate !== null && this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_MAX) {
       // Compressed (or not, under the threshold) by #write right away, so the scratch is free again.
-      const scratch = (textScratch ??= Buffer.allocUnsafeSlow(TEXT_SCRATCH_SIZE));
+      if (textScratch.length < maxBytes) textScratch = Buffer.allocUnsafeSlow(Math.max(maxBytes, Math.min(2 * textScratch.length, TEXT_SCRATCH_MAX), 4096));
+      const scratch = textScratch;
       const length = scratch.write(text, 0, maxBytes, 'utf8');
       this.#write(Opcode.TEXT, scratch.subarray(0, length), length);
       return length;

@@ -40,9 +40,10 @@ let scratch: Buffer | null = null;
  * outLen)`, reporting the output and input left in the stream's `_writeState` ([availOut,
  * availIn]). It is what `zlib.inflateRawSync` and friends run on. Node's public streaming API
  * is asynchronous only (a thread-pool round trip per write and per flush, about 35 µs for a 64 B
- * message against 1 µs here), and its one-shot sync functions cannot continue a DEFLATE stream
- * across the frames of a message, so this is the one way to inflate piece by piece, checking
- * UTF-8 and the size limit as bytes arrive, without waiting for a worker thread. Present and
+ * message against 1 µs here), its one-shot sync functions cannot continue a DEFLATE stream
+ * across the frames of a message, and the sync branch of a stream's `_processChunk` closes the
+ * stream after one call; so this is the one way to inflate piece by piece, checking UTF-8 and
+ * the size limit as bytes arrive, without waiting for a worker thread. Present and
  * identical in Node 18 to 26; {@link deflateAvailable} checks it once, and without it we offer no
  * extension at all.
  */
