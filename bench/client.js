@@ -11,9 +11,14 @@
  */
 
 const { performance } = require('node:perf_hooks');
+const { feed } = require('./feed.js');
 
-/** Returns a constructor-like function `(url) => socket` for the named implementation. */
-function loadImplementation(impl) {
+/**
+ * Returns a constructor-like function `(url) => socket` for the named implementation. With
+ * `deflate`, each offers permessage-deflate as it does by default (ours and undici always do);
+ * ws then compresses messages of `wsThreshold` bytes and more (its default is 1024).
+ */
+function loadImplementation(impl, deflate, wsThreshold) {
   if (impl === 'ours') {
     // The main entry installs our WebSocket on globalThis; keep that reference, as a user would.
     require('../dist/index.js');
@@ -22,8 +27,10 @@ function loadImplementation(impl) {
   }
   if (impl === 'ws') {
     const WS = require('ws');
-    // The server declines permessage-deflate anyway; not offering it keeps the handshakes alike.
-    return (url) => new WS(url, { perMessageDeflate: false });
+    // Without deflate the server declines permessage-deflate anyway; not offering it keeps the
+    // handshakes alike.
+    const perMessageDeflate = deflate ? (wsThreshold === undefined ? true : { threshold: wsThreshold }) : false;
+    return (url) => new WS(url, { perMessageDeflate });
   }
   if (impl === 'undici') {
     const { WebSocket: UndiciWebSocket } = require('undici');
@@ -155,6 +162,7 @@ async function measured(body) {
   await mark('end');
   return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, windowUs: [us0, us1], ...extra };
 }
+
 
 function utf8Text(bytes) {
   // Two-, three- and four-byte sequences plus ASCII, repeated to the wanted UTF-8 length.
@@ -432,6 +440,81 @@ const workloads = {
     return { ...r, count: p.count, rate: p.count / (r.wallMs / 1000) };
   },
 
+  /** 64 KiB compressed JSON messages from the server, asked for in one go ("go <n>"). */
+  async download(url, p) {
+    const ws = await open(`${url}download`);
+    const take = (n) =>
+      new Promise((resolve, reject) => {
+        let got = 0;
+        const timer = setTimeout(() => reject(new Error(`timed out with ${got}/${n} messages`)), p.timeoutMs);
+        ws.onmessage = (e) => {
+          if (typeof e.data !== 'string' || e.data.length !== p.size) {
+            clearTimeout(timer);
+            reject(new Error(`message ${got} is wrong`));
+            return;
+          }
+          if (++got === n) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        ws.onclose = () => reject(new Error('closed during the download'));
+        ws.send(`go ${n}`);
+      });
+    await take(p.warmup);
+    const r = await measured(async () => {
+      await take(p.count);
+      return {};
+    });
+    const extensions = ws.extensions;
+    await close(ws);
+    return { ...r, count: p.count, bytes: p.size, extensions: String(typeof extensions === 'string' ? extensions : Object.keys(extensions || {}).join(',')), rate: (p.size * p.count) / 1e6 / (r.wallMs / 1000) };
+  },
+
+  /**
+   * 64 KiB JSON messages to the server, `window` unacknowledged at a time (it answers each with
+   * one byte); the server's count of bytes read gives the bytes on the wire per payload byte.
+   */
+  async upload(url, p) {
+    const ws = await open(`${url}upload`);
+    const messages = Array.from({ length: 16 }, (_, i) => feed(p.size, i + 1));
+    let next = 0;
+    const stats = () =>
+      new Promise((resolve) => {
+        ws.onmessage = (e) => resolve(JSON.parse(e.data));
+        ws.send('stats');
+      });
+    const run = (count) =>
+      new Promise((resolve, reject) => {
+        let sent = 0;
+        let acked = 0;
+        const timer = setTimeout(() => reject(new Error(`timed out with ${acked}/${count} acks`)), p.timeoutMs);
+        ws.onmessage = () => {
+          if (++acked === count) {
+            clearTimeout(timer);
+            resolve();
+          } else if (sent < count) {
+            ws.send(messages[next++ & 15]);
+            sent++;
+          }
+        };
+        ws.onclose = () => reject(new Error('closed during the upload'));
+        for (; sent < Math.min(p.window, count); sent++) ws.send(messages[next++ & 15]);
+      });
+    await run(p.warmup);
+    const before = await stats();
+    const r = await measured(async () => {
+      await run(p.count);
+      return {};
+    });
+    const after = await stats();
+    await close(ws);
+    const payload = after.payload - before.payload;
+    // Bytes read by the server during the section, less the one "stats" frame (6 + 5 bytes).
+    const wire = after.bytesRead - before.bytesRead - 11;
+    return { ...r, count: p.count, bytes: p.size, wireRatio: wire / payload, rate: payload / 1e6 / (r.wallMs / 1000) };
+  },
+
   /** Memory per open idle connection, after gc. */
   async idle(url, p) {
     if (typeof gc !== 'function') throw new Error('run with --expose-gc');
@@ -456,7 +539,10 @@ const workloads = {
         while (sockets.length < p.count) {
           const slot = sockets.length;
           sockets.push(null);
-          sockets[slot] = await open(url, 60000);
+          const ws = await open(url, 60000);
+          sockets[slot] = ws;
+          // One message each way, so that permessage-deflate has done its work once.
+          if (p.message) await exchange(ws, p.message, 1, 1, () => true, 60000);
           opened++;
         }
       };
@@ -466,13 +552,21 @@ const workloads = {
       return {};
     });
     await settle();
-    const after = memory();
+    let after = memory();
+    const perConn = (m) => ({ heapExternalPerConn: (m.heap + m.external - before.heap - before.external) / opened, rssPerConn: (m.rss - before.rss) / opened });
+    const justAfter = perConn(after);
+    // An idle connection is one that has been quiet a while: measured again after `quietMs`.
+    if (p.quietMs) {
+      await new Promise((resolve) => setTimeout(resolve, p.quietMs));
+      await settle();
+      after = memory();
+    }
     const result = {
       ...r,
       count: opened,
       rate: opened / (r.wallMs / 1000),
-      heapExternalPerConn: (after.heap + after.external - before.heap - before.external) / opened,
-      rssPerConn: (after.rss - before.rss) / opened,
+      ...perConn(after),
+      justAfter,
     };
     // Tear down: close all, bounded.
     await Promise.all(sockets.map((ws) => close(ws, 60000).catch(() => {})));
@@ -484,7 +578,7 @@ process.on('message', async (m) => {
   if (!m || m.type !== 'run') return;
   try {
     makeStream = loadStreamImplementation(m.impl);
-    if (makeStream === null) makeSocket = loadImplementation(m.impl);
+    if (makeStream === null) makeSocket = loadImplementation(m.impl, m.params.deflate === true, m.params.wsThreshold);
     const fn = workloads[m.workload];
     if (!fn) throw new Error(`unknown workload '${m.workload}'`);
     const result = await fn(m.url, { ...m.params, bulkUrl: m.bulkUrl });

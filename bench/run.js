@@ -59,6 +59,15 @@ const streamReps = Number(args['stream-reps'] || (quick ? 1 : 3));
 // Our server by default: its echoes of one read leave in one write, so it stays far from
 // saturation at rates where ws's server uses most of a core (see the server CPU column).
 const serverMode = String(args.server || 'ours');
+// The permessage-deflate workloads run against a second server that negotiates the extension:
+// ours (the client's codec in the server's role, replaying pre-compressed downloads) or ws's.
+const deflateServerMode = String(args['deflate-server'] || 'ours');
+// ws compresses messages of this many bytes and more; by default 0, as ours and browsers do,
+// so that both do the same work (ws's own default is 1024).
+const wsThreshold = args['ws-threshold'] === undefined ? 0 : Number(args['ws-threshold']);
+// The deflate idle workload measures memory right after the one message, and again after this
+// long without traffic (zlib streams are freed after 1-2 s of it: settings.deflateIdleMs).
+const deflateQuietMs = Number(args['deflate-quiet-ms'] ?? 2500);
 const cpuProf = Boolean(args['cpu-prof']);
 const resultsDir = path.join(__dirname, 'results');
 
@@ -204,7 +213,50 @@ const workloads = [
       { label: 'upload: peak RSS', unit: 'MB', better: 'lower', pick: (r) => r.peakRssMB },
     ],
   },
+  // ---- permessage-deflate, against the deflate server ----
+  {
+    name: 'deflate-download',
+    server: 'deflate',
+    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    fn: 'download',
+    params: { deflate: true, size: 64 * 1024, count: q(800, 200), warmup: 100, timeoutMs: 60000 },
+    rows: [{ label: 'deflate: 64 KiB JSON downloads', unit: 'MB/s of JSON', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'deflate-upload',
+    server: 'deflate',
+    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    fn: 'upload',
+    params: { deflate: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
+    rows: [
+      { label: 'deflate: 64 KiB JSON uploads', unit: 'MB/s of JSON', better: 'higher', pick: (r) => r.rate },
+      { label: 'deflate: upload bytes on the wire / JSON bytes', unit: 'ratio', better: 'lower', pick: (r) => r.wireRatio },
+    ],
+  },
+  {
+    name: 'deflate-small',
+    server: 'deflate',
+    op: 'message', ops: (r) => r.count,
+    fn: 'pipelined',
+    params: { deflate: true, text: true, size: 64, count: q(100000, 20000), warmup: 10000, timeoutMs: 120000 },
+    rows: [{ label: 'deflate: pipelined 100k x 64 B text', unit: 'msg/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'deflate-idle',
+    server: 'deflate-light',
+    op: 'connection opened', ops: (r) => r.count,
+    fn: 'idle',
+    reps: idleReps,
+    params: { deflate: true, count: idleCount, parallel: 100, message: JSON.stringify({ type: 'hello', user: 'someone@example.com', topics: ['news', 'sports', 'weather'] }), quietMs: deflateQuietMs },
+    rows: [
+      { label: `deflate, ${idleCount} conns, one message each, just after: heap+external per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.justAfter.heapExternalPerConn },
+      { label: `deflate, ${idleCount} conns, one message each, just after: RSS per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.justAfter.rssPerConn },
+      { label: `deflate, ${idleCount} conns, after ${deflateQuietMs / 1000} s quiet: heap+external per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.heapExternalPerConn },
+      { label: `deflate, ${idleCount} conns, after ${deflateQuietMs / 1000} s quiet: RSS per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.rssPerConn },
+    ],
+  },
 ];
+for (const w of workloads) if (w.params.deflate) w.params.wsThreshold = wsThreshold;
 const selected = args.workloads ? String(args.workloads).split(',') : workloads.map((w) => w.name);
 for (const s of selected) {
   if (!workloads.some((w) => w.name === s)) throw new Error(`unknown workload '${s}'; known: ${workloads.map((w) => w.name).join(', ')}`);
@@ -283,9 +335,9 @@ function microTable(micro) {
 
 // ---- part 2: api --------------------------------------------------------------------------
 
-function startServer() {
+function startServer(mode = serverMode) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'echo-server.js'), [serverMode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'echo-server.js'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const pending = new Map();
     let nextId = 0;
     child.on('message', (m) => {
@@ -294,6 +346,7 @@ function startServer() {
           child,
           port: m.port,
           bulkPort: m.bulkPort,
+          lightPort: m.lightPort,
           /** The server's CPU time (ms) and RSS, as of now. */
           sample() {
             return new Promise((res) => {
@@ -360,7 +413,8 @@ function runClient(server, impl, workload) {
       }
       resolve(result);
     });
-    child.send({ type: 'run', impl, workload: fn, url: `ws://127.0.0.1:${server.port}/`, bulkUrl: `ws://127.0.0.1:${server.bulkPort}`, params: workload.params });
+    const port = workload.server === 'deflate-light' ? server.lightPort : server.port;
+    child.send({ type: 'run', impl, workload: fn, url: `ws://127.0.0.1:${port}/`, bulkUrl: `ws://127.0.0.1:${server.bulkPort}`, params: workload.params });
   });
 }
 
@@ -368,7 +422,9 @@ function apiTables(api) {
   const lines = [
     `### Part 2: API benchmark (median of ${reps} runs, ${idleReps} for idle; min–max in parentheses; each run a fresh client process)`,
     '',
-    `Echo server: ${api.server} in its own process. Client CPU = the client process's CPU time over the measured section / wall time ` +
+    `Echo server: ${api.server} in its own process` +
+      (api.workloads.some((w) => w.name.startsWith('deflate')) ? `; deflate rows: ${api.deflateServer}, with ws compressing from ${api.wsThreshold} bytes` : '') +
+      `. Client CPU = the client process's CPU time over the measured section / wall time ` +
       '(100% = one core busy, so the client was CPU-bound; on a shared machine less can also mean it waited for a core); ' +
       'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the echo server. Ratios are of medians; ' +
       'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
@@ -436,11 +492,24 @@ function streamTable(api) {
 }
 
 async function runApi() {
-  const server = await startServer();
-  log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
-  const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)', workloads: [] };
+  const chosen = workloads.filter((x) => selected.includes(x.name));
+  const server = chosen.some((w) => !w.server) ? await startServer() : null;
+  if (server) log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
+  const deflateServer = chosen.some((w) => w.server) ? await startServer(deflateServerMode === 'ws' ? 'ws-deflate' : 'ours-deflate') : null;
+  if (deflateServer) log(`[api] deflate server (${deflateServerMode}) on 127.0.0.1:${deflateServer.port} and ${deflateServer.lightPort}, pid ${deflateServer.child.pid}`);
+  const wsVersion = require('ws/package.json').version;
+  const out = {
+    server: serverMode === 'ws' ? `ws ${wsVersion} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)',
+    deflateServer:
+      deflateServerMode === 'ws'
+        ? `ws ${wsVersion} WebSocketServer with perMessageDeflate { threshold: 0 }`
+        : "dist/server.js TestServer with perMessageDeflate (codec 'engine'; downloads pre-compressed with context takeover, zlib level 6; idle: codec 'apart')",
+    wsThreshold,
+    deflateQuietMs,
+    workloads: [],
+  };
   try {
-    for (const w of workloads.filter((x) => selected.includes(x.name))) {
+    for (const w of chosen) {
       const n = w.reps || (w.stream ? streamReps : reps);
       const clients = w.stream ? streamImpls : impls;
       const entry = { name: w.name, stream: w.stream === true, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
@@ -450,7 +519,7 @@ async function runApi() {
         const order = clients.map((_, i) => clients[(i + rep) % clients.length]);
         for (const impl of order) {
           const t0 = Date.now();
-          const r = await runClient(server, impl, w);
+          const r = await runClient(w.server ? deflateServer : server, impl, w);
           entry.runs[impl].push(r);
           const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
           log(`[api] ${w.name} ${rep + 1}/${n} ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
@@ -459,7 +528,8 @@ async function runApi() {
       out.workloads.push(entry);
     }
   } finally {
-    await server.stop();
+    if (server) await server.stop();
+    if (deflateServer) await deflateServer.stop();
   }
   return out;
 }

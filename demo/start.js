@@ -9,7 +9,8 @@ const { TestServer } = require('../dist/server.js');
 
 async function main() {
   const given = process.argv[2];
-  const server = given === undefined ? await TestServer.start({ mode: 'echo' }) : null;
+  // The embedded server agrees to permessage-deflate, as most production servers do.
+  const server = given === undefined ? await TestServer.start({ mode: 'echo', perMessageDeflate: true }) : null;
   const url = given ?? server.url('/demo');
   console.log(`connecting to ${url}${server ? ' (the embedded echo server)' : ''}`);
 
@@ -24,7 +25,7 @@ async function main() {
   let step = 0;
 
   ws.onopen = () => {
-    console.log(`open: readyState=${ws.readyState} protocol=${JSON.stringify(ws.protocol)}`);
+    console.log(`open: readyState=${ws.readyState} protocol=${JSON.stringify(ws.protocol)} extensions=${JSON.stringify(ws.extensions)}`);
     next();
   };
   ws.onmessage = async (event) => {

@@ -6,7 +6,9 @@
  */
 import type * as net from 'node:net';
 import { CloseCode, EMPTY, Opcode } from './constants';
+import { deflateAvailable, PerMessageDeflate } from './deflate';
 import { channels } from './diagnostics';
+import { DEFLATE_OFFER } from './extensions';
 import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeFrameHead, writeMaskedFrame } from './frame';
 import { basicCredentials, buildClientRequest, generateKey, hasBasicChallenge, HttpHeadReader, validateServerResponse } from './handshake';
 import type { ConnectOptions, HeartbeatConfig } from './options';
@@ -58,6 +60,11 @@ const SLAB_SIZE = 64 * 1024;
 const INLINE_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(0);
 let slabOffset = 0;
+// Text to be compressed is encoded here first (compression copies it into zlib at once), so
+// that a compressed text message allocates nothing for its UTF-8 bytes. It grows, as needed,
+// to hold 64 KiB of any text (3 bytes per UTF-16 unit at most).
+const TEXT_SCRATCH_MAX = 3 * 64 * 1024;
+let textScratch = Buffer.allocUnsafeSlow(0);
 
 // The socket's listeners are shared functions that find their connection here, so that a
 // connection does not bind four closures of its own.
@@ -94,6 +101,9 @@ export class Connection implements ParserSink, DialHandler {
   #timer: NodeJS.Timeout | null = null;
   // pause() was called and resume() not yet: the socket, once there is one, is not read.
   #paused = false;
+  // permessage-deflate: whether our request offered it, and the codec once the server agreed.
+  #offeredDeflate = false;
+  #deflate: PerMessageDeflate | null = null;
 
   #closeSent = false;
   #closeReceived = false;
@@ -212,6 +222,9 @@ export class Connection implements ParserSink, DialHandler {
 
   #sendRequest(): void {
     const url = this.#url;
+    // Offered unless the options turn it off (or this Node's zlib cannot be driven as deflate.ts
+    // needs, which no supported version lacks).
+    this.#offeredDeflate = this.#options.perMessageDeflate !== false && deflateAvailable();
     const request = buildClientRequest({
       host: url.host,
       // The request target is the URL's path and query as Fetch serializes them: an empty but
@@ -222,6 +235,7 @@ export class Connection implements ParserSink, DialHandler {
       origin: this.#origin,
       // URL credentials go only on the retry that answers a Basic challenge (Fetch, Chromium).
       authorization: this.#authRetried ? basicCredentials(url) : undefined,
+      extensions: this.#offeredDeflate ? DEFLATE_OFFER : undefined,
       extraHeaders: this.#requestHeaders,
     });
     (this.#socket as OwnedSocket).write(request, 'latin1');
@@ -273,7 +287,7 @@ export class Connection implements ParserSink, DialHandler {
       });
     }
     if (this.#retryWithCredentials(result.head)) return;
-    const outcome = validateServerResponse(result.head, this.#key, this.#protocols);
+    const outcome = validateServerResponse(result.head, this.#key, this.#protocols, this.#offeredDeflate);
     this.#key = '';
     this.#protocols = NO_PROTOCOLS;
     if (typeof outcome === 'string') {
@@ -283,10 +297,12 @@ export class Connection implements ParserSink, DialHandler {
     this.#clearTimer();
     this.#releaseDial();
     this.#phase = Phase.OPEN;
-    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
+    const deflateConfig = this.#options.perMessageDeflate;
+    if (outcome.deflate !== null && deflateConfig !== false) this.#deflate = new PerMessageDeflate(outcome.deflate, deflateConfig);
+    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload, decompressor: this.#deflate });
     if (this.#options.heartbeat !== null) this.#armHeartbeat(this.#options.heartbeat.interval);
     if (channels.open.hasSubscribers) {
-      channels.open.publish({ websocket: this.#owner, url: this.#url.href, ...outcome });
+      channels.open.publish({ websocket: this.#owner, url: this.#url.href, protocol: outcome.protocol, extensions: outcome.extensions });
     }
     this.#handler.onEstablished(outcome.protocol, outcome.extensions);
     // Bytes after the response head are already frames.
@@ -376,7 +392,15 @@ export class Connection implements ParserSink, DialHandler {
   sendText(text: string): number {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units).
     const maxBytes = text.length * 3;
-    if (this.#pending !== null || this.#phase !== Phase.OPEN || maxBytes > INLINE_MAX) {
+    if (this.#deflate !== null && this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_MAX) {
+      // Compressed (or not, under the threshold) by #write right away, so the scratch is free again.
+      if (textScratch.length < maxBytes) textScratch = Buffer.allocUnsafeSlow(Math.max(maxBytes, Math.min(2 * textScratch.length, TEXT_SCRATCH_MAX), 4096));
+      const scratch = textScratch;
+      const length = scratch.write(text, 0, maxBytes, 'utf8');
+      this.#write(Opcode.TEXT, scratch.subarray(0, length), length);
+      return length;
+    }
+    if (this.#pending !== null || this.#phase !== Phase.OPEN || maxBytes > INLINE_MAX || this.#deflate !== null) {
       // A fresh buffer of our own can be masked in place.
       const bytes = Buffer.from(text, 'utf8');
       if (this.#pending !== null) this.#pending.push({ opcode: Opcode.TEXT, data: bytes, bytes: bytes.length });
@@ -496,33 +520,46 @@ export class Connection implements ParserSink, DialHandler {
     this.#pending = null;
   }
 
-  /** Frames `data` (which is not modified) into this tick's batch. */
+  /**
+   * Frames `data` (which is not modified) into this tick's batch; with permessage-deflate, data
+   * messages are compressed here, in the order their frames go out (RFC 7692 §6: control frames
+   * never are). `bytes` is what the message adds to bufferedAmount: its size before compression.
+   */
   #write(opcode: Opcode, data: Uint8Array, bytes: number): void {
     if (this.#phase !== Phase.OPEN) return;
+    let rsv1 = false;
+    if (this.#deflate !== null && opcode < 0x8) {
+      const compressed = this.#deflate.compress(data);
+      if (compressed !== null) {
+        // RFC 7692 §6.1: RSV1 on the (only) frame of a compressed message.
+        data = compressed;
+        rsv1 = true;
+      }
+    }
     const length = data.length;
     if (length > INLINE_MAX) {
       const out = Buffer.allocUnsafe(length);
-      this.#writeLarge(opcode, data, out, bytes);
+      this.#writeLarge(opcode, data, out, bytes, rsv1);
       return;
     }
     const at = this.#reserve(frameHeadSize(length, true) + length);
-    this.#extendRun(writeMaskedFrame(slab, at, opcode, data, maskPool), bytes);
+    this.#extendRun(writeMaskedFrame(slab, at, opcode, data, maskPool, true, rsv1), bytes);
   }
 
   /** Like #write, for a buffer that nobody else holds: large ones are masked in place. */
   #writeOwned(opcode: Opcode, data: Buffer, bytes: number): void {
     if (this.#phase !== Phase.OPEN) return;
-    if (data.length > INLINE_MAX) this.#writeLarge(opcode, data, data, bytes);
+    if (data.length > INLINE_MAX && this.#deflate === null) this.#writeLarge(opcode, data, data, bytes, false);
     else this.#write(opcode, data, bytes);
   }
 
   /** Puts the head into the batch's run and `out`, the masked `data`, after it as a chunk of its own. */
-  #writeLarge(opcode: Opcode, data: Uint8Array, out: Uint8Array, bytes: number): void {
+  #writeLarge(opcode: Opcode, data: Uint8Array, out: Uint8Array, bytes: number, rsv1: boolean): void {
     const length = data.length;
     const headSize = frameHeadSize(length, true);
     const at = this.#reserve(headSize);
     const key = slab;
-    writeFrameHead(key, at, opcode, length, maskPool);
+    writeFrameHead(key, at, opcode, length, maskPool, true, rsv1);
     this.#extendRun(at + headSize, bytes);
     this.#endRun();
     if (out === data) maskInPlace(out, key, at + headSize - 4);
@@ -670,6 +707,8 @@ export class Connection implements ParserSink, DialHandler {
     this.#batch = null;
     this.#runSlab = null;
     this.#pending = null;
+    // The zlib memory goes now, not when the connection is collected.
+    this.#deflate?.close();
     // RFC 6455 §7.1.5: the close code is the one received in a Close frame, or 1006 without one.
     // Clean only if both Close frames were exchanged and TCP then closed without a reset (as
     // Chromium decides too): after a reset, the peer may never have seen our Close frame.

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { HttpHeadReader } from './handshake';
-import { type ParserSink, FrameParser } from './parser';
+import { type MessageDecompressor, type ParserSink, FrameParser } from './parser';
 
 // See Pump#forward.
 const RESET_GAP_MS = 20;
@@ -100,7 +100,9 @@ class Pump {
         },
         onProtocolError() {},
       };
-      this.#closeWatch = new FrameParser(sink, { role: 'client', maxMessageSize: Number.MAX_SAFE_INTEGER });
+      // Compressed messages (RSV1) are skipped over, not inflated: only the Close frame matters.
+      const skipCompressed: MessageDecompressor = { failure: null, decompress: () => 0 };
+      this.#closeWatch = new FrameParser(sink, { role: 'client', maxMessageSize: Number.MAX_SAFE_INTEGER, decompressor: skipCompressed });
       this.#headWatch = new HttpHeadReader();
       this.#headsLeft = schedule.heads ?? 1;
     }

@@ -4,6 +4,7 @@
  */
 import { createHash, randomFillSync } from 'node:crypto';
 import { Defaults, EMPTY, WEBSOCKET_GUID } from './constants';
+import { acceptExtensions, type DeflateParams } from './extensions';
 import { isToken } from './validation';
 
 /** The `Sec-WebSocket-Accept` value that answers `key`. @see RFC 6455 §1.3, §4.2.2 */
@@ -252,6 +253,8 @@ export interface HandshakeOutcome {
   protocol: string;
   /** The extensions in use, as the server wrote them, or ''. */
   extensions: string;
+  /** The agreed permessage-deflate parameters, or null when it is not in use. */
+  deflate: DeflateParams | null;
 }
 
 /**
@@ -263,6 +266,7 @@ export function validateServerResponse(
   head: HttpHead,
   key: string,
   protocols: readonly string[],
+  offeredDeflate = false,
 ): HandshakeOutcome | string {
   const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(head.startLine);
   if (status === null) return `malformed status line ${JSON.stringify(head.startLine.slice(0, 64))}`;
@@ -282,9 +286,10 @@ export function validateServerResponse(
   if (accept !== acceptKeyFor(key)) {
     return accept === undefined ? 'missing Sec-WebSocket-Accept' : 'Sec-WebSocket-Accept does not match the key sent';
   }
-  // Step 5: no extension may be in use that we did not offer; we offer none yet.
-  const extensions = h.get('sec-websocket-extensions');
-  if (extensions !== undefined && extensions !== '') return `server chose extensions that were not offered: ${extensions}`;
+  // Step 5: no extension may be in use that we did not offer, and what we offered must be
+  // accepted by the rules of RFC 7692.
+  const extensions = acceptExtensions(h.get('sec-websocket-extensions'), offeredDeflate);
+  if (typeof extensions === 'string') return extensions;
   // Step 6: the subprotocol, if any, must be one we offered.
   const protocol = h.get('sec-websocket-protocol');
   if (protocol !== undefined && protocol !== '' && !protocols.includes(protocol)) {
@@ -294,7 +299,7 @@ export function validateServerResponse(
   if (protocols.length > 0 && (protocol === undefined || protocol === '')) {
     return `server chose none of the offered subprotocols (${protocols.join(', ')})`;
   }
-  return { protocol: protocol ?? '', extensions: '' };
+  return { protocol: protocol ?? '', extensions: extensions.extensions, deflate: extensions.deflate };
 }
 
 /** A client handshake request as the server sees it. */

@@ -10,10 +10,11 @@ import { isUtf8, isValidWireCloseCode, Utf8StreamValidator } from './validation'
 /** Receives what the parser finds, in stream order. */
 export interface ParserSink {
   /**
-   * A complete message. `data` may be a view of a pushed chunk; it stays valid as long as the
-   * chunk does (the parser never writes into a chunk after handing out a view of it).
+   * A complete message, inflated if it came compressed (`compressed`). `data` may be a view of a
+   * pushed chunk; it stays valid as long as the chunk does (the parser never writes into a chunk
+   * after handing out a view of it).
    */
-  onMessage(isText: boolean, data: Buffer): void;
+  onMessage(isText: boolean, data: Buffer, compressed: boolean): void;
   /** A Ping; the connection answers with a Pong carrying the same `payload`. */
   onPing(payload: Buffer): void;
   /** A Pong. */
@@ -24,12 +25,42 @@ export interface ParserSink {
   onProtocolError(closeCode: number, message: string): void;
 }
 
+/** Why a {@link MessageDecompressor} gave up: the close code to fail with, and the rule broken. */
+export interface Failure {
+  readonly closeCode: number;
+  readonly message: string;
+}
+
+/**
+ * Inflates the payloads of compressed messages (those whose first frame has RSV1 set) when an
+ * extension such as permessage-deflate was negotiated. The parser feeds it each piece of such a
+ * payload as it arrives, in order, so that UTF-8 and the size limit are checked as the inflated
+ * bytes appear.
+ * @see RFC 7692 §6.2
+ */
+export interface MessageDecompressor {
+  /**
+   * Inflates the next `piece` of a compressed message; `last` at the end of its last frame.
+   * Appends what it inflated to `out` (buffers the parser may keep), never more than `budget`
+   * bytes, and returns how many; or returns -1 when it cannot, with the reason in
+   * {@link failure}.
+   */
+  decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number;
+  /** Why the last {@link decompress} returned -1. */
+  readonly failure: Failure | null;
+}
+
 /** How a parser is set up. */
 export interface ParserOptions {
   /** `client` rejects masked frames; `server` requires masking and unmasks in place. */
   role: 'client' | 'server';
-  /** Largest message (sum of its frames' payloads) before failing with 1009. */
+  /** Largest message (sum of its frames' payloads, inflated) before failing with 1009. */
   maxMessageSize?: number;
+  /**
+   * The negotiated compression extension, if any: RSV1 then marks a compressed message. Without
+   * one, any RSV bit fails the connection.
+   */
+  decompressor?: MessageDecompressor | null;
 }
 
 const State = { HEAD: 0, LENGTH_16: 1, LENGTH_64: 2, MASK_KEY: 3, PAYLOAD: 4, STOPPED: 5 } as const;
@@ -52,6 +83,7 @@ export class FrameParser {
   readonly #sink: ParserSink;
   readonly #server: boolean;
   readonly #maxMessageSize: number;
+  readonly #decompressor: MessageDecompressor | null;
 
   #chunks: Buffer[] = [];
   #offset = 0; // read position in #chunks[0]
@@ -68,7 +100,8 @@ export class FrameParser {
   // The data message being assembled.
   #inMessage = false;
   #messageIsText = false;
-  #messageLength = 0;
+  #messageLength = 0; // inflated bytes so far, for a compressed message
+  #messageCompressed = false;
   #fragments: Buffer[] = [];
   // Small pieces are copied into this bump buffer instead of being kept as views, so that a
   // message sent as many tiny frames costs memory in proportion to its bytes, not its frames.
@@ -82,6 +115,7 @@ export class FrameParser {
     this.#sink = sink;
     this.#server = options.role === 'server';
     this.#maxMessageSize = options.maxMessageSize ?? Defaults.maxMessageSize;
+    this.#decompressor = options.decompressor ?? null;
   }
 
   /** Whether the parser has stopped (after a Close frame or a protocol error). */
@@ -140,7 +174,8 @@ export class FrameParser {
     const length7 = b1 & 0x7f;
 
     // RFC 6455 §5.2: RSV1-3 MUST be 0 unless an extension defining them was negotiated.
-    if ((b0 & 0x70) !== 0) return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV bits set, but no extension was negotiated');
+    const rsv = b0 & 0x70;
+    if (rsv !== 0 && !this.#allowedRsv(rsv)) return false;
     // RFC 6455 §5.1: a server MUST NOT mask its frames; a client MUST mask all of its frames.
     if (this.#masked !== this.#server) {
       return this.#fail(
@@ -168,6 +203,8 @@ export class FrameParser {
       this.#inMessage = true;
       this.#messageIsText = opcode === Opcode.TEXT;
       this.#messageLength = 0;
+      // RFC 7692 §6.1: RSV1 on the first frame of a message marks it compressed.
+      this.#messageCompressed = rsv !== 0;
     } else {
       return this.#fail(CloseCode.PROTOCOL_ERROR, `unknown data opcode 0x${opcode.toString(16)}`);
     }
@@ -178,6 +215,24 @@ export class FrameParser {
       this.#state = State.LENGTH_64;
     } else {
       return this.#startPayload(length7);
+    }
+    return true;
+  }
+
+  /**
+   * Checks RSV bits that are set (`rsv`, bits 4-6 of the first byte) against the extension in
+   * use; fails the connection and returns false unless they are allowed.
+   * @see RFC 6455 §5.2, RFC 7692 §6.1
+   */
+  #allowedRsv(rsv: number): boolean {
+    if (this.#decompressor === null) return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV bits set, but no extension was negotiated');
+    // permessage-deflate defines RSV1 only.
+    if (rsv !== 0x40) return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV2 or RSV3 set; permessage-deflate defines only RSV1');
+    // RFC 7692 §6.1: RSV1 goes on the first frame of a data message, never on a continuation
+    // frame, and a control frame is never compressed (§6).
+    if (this.#opcode >= 0x8) return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV1 set on a control frame; control frames are never compressed');
+    if (this.#opcode === Opcode.CONTINUATION) {
+      return this.#fail(CloseCode.PROTOCOL_ERROR, 'RSV1 set on a continuation frame; only the first frame of a message may carry it');
     }
     return true;
   }
@@ -207,7 +262,8 @@ export class FrameParser {
   #startPayload(length: number): boolean {
     this.#payloadLength = length;
     this.#payloadRead = 0;
-    if (this.#opcode < 0x8) {
+    // A compressed message is limited by the size it inflates to, as it inflates.
+    if (this.#opcode < 0x8 && !this.#messageCompressed) {
       const total = this.#messageLength + length;
       if (total > this.#maxMessageSize) {
         return this.#fail(
@@ -230,6 +286,7 @@ export class FrameParser {
       this.#state = State.HEAD;
       return this.#control(payload);
     }
+    if (this.#messageCompressed) return this.#readCompressed();
     // A whole unfragmented message in the first chunk (the common case): one view, checked in
     // one go, with no piece list.
     if (this.#fin && this.#payloadRead === 0 && this.#fragments.length === 0 && this.#staging === null) {
@@ -240,7 +297,7 @@ export class FrameParser {
         if (this.#messageIsText && !isUtf8(data)) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
         this.#state = State.HEAD;
         this.#inMessage = false;
-        this.#sink.onMessage(this.#messageIsText, data);
+        this.#sink.onMessage(this.#messageIsText, data, false);
         return true;
       }
     }
@@ -265,7 +322,57 @@ export class FrameParser {
     const data = joinFragments(this.#fragments, this.#messageLength);
     this.#fragments.length = 0;
     this.#inMessage = false;
-    this.#sink.onMessage(this.#messageIsText, data);
+    this.#sink.onMessage(this.#messageIsText, data, false);
+    return true;
+  }
+
+  /**
+   * The payload of a frame of a compressed message: each piece goes to the decompressor as it
+   * arrives, and what it inflates to is checked (size, UTF-8) and kept, as for uncompressed
+   * data. A message that inflates in one go is checked in one go.
+   * @see RFC 7692 §6.2
+   */
+  #readCompressed(): boolean {
+    const decompressor = this.#decompressor as MessageDecompressor;
+    do {
+      let piece: Buffer = EMPTY;
+      if (this.#payloadRead < this.#payloadLength) {
+        if (this.#buffered === 0) return false;
+        piece = this.#take(this.#payloadLength - this.#payloadRead);
+        if (this.#server) maskInPlace(piece, this.#maskKey, 0, 0, piece.length, this.#payloadRead);
+        this.#payloadRead += piece.length;
+      }
+      const last = this.#fin && this.#payloadRead === this.#payloadLength;
+      if (piece.length === 0 && !last) break;
+      const fragments = this.#fragments;
+      const before = fragments.length;
+      const produced = decompressor.decompress(piece, last, this.#maxMessageSize - this.#messageLength, fragments);
+      if (produced < 0) {
+        const failure = decompressor.failure as Failure;
+        return this.#fail(failure.closeCode, failure.message);
+      }
+      this.#messageLength += produced;
+      if (this.#messageIsText) {
+        // A message that inflated in one piece is checked in one go.
+        if (last && before === 0 && fragments.length === 1) {
+          if (!isUtf8(fragments[0])) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
+        } else {
+          const utf8 = (this.#utf8 ??= new Utf8StreamValidator());
+          for (let i = before; i < fragments.length; i++) {
+            if (!utf8.push(fragments[i])) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
+          }
+        }
+      }
+    } while (this.#payloadRead < this.#payloadLength);
+    this.#state = State.HEAD;
+    if (!this.#fin) return true;
+    if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
+      return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence (after decompression)');
+    }
+    const data = joinFragments(this.#fragments, this.#messageLength);
+    this.#fragments.length = 0;
+    this.#inMessage = false;
+    this.#sink.onMessage(this.#messageIsText, data, true);
     return true;
   }
 

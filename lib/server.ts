@@ -8,7 +8,9 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import * as zlib from 'node:zlib';
 import { CloseCode, EMPTY, Opcode } from './constants';
+import { PerMessageDeflate } from './deflate';
 import { encodeCloseBody, encodeFrame, frameHeadSize, MaskPool, writeFrameHead } from './frame';
 import {
   buildServerResponse,
@@ -17,11 +19,18 @@ import {
   HttpHeadReader,
   validateClientRequest,
 } from './handshake';
-import { FrameParser, type ParserSink } from './parser';
+import { type Failure, FrameParser, type MessageDecompressor, type ParserSink } from './parser';
 
 /** What the server saw arrive on one connection, in order. */
 export type ServerEvent =
-  | { type: 'message'; isText: boolean; data: Buffer }
+  | {
+      type: 'message';
+      isText: boolean;
+      data: Buffer;
+      /** Whether it came compressed (RSV1), and then its payload as sent, without the 4-byte tail. */
+      compressed: boolean;
+      deflated: Buffer | null;
+    }
   | { type: 'ping'; data: Buffer }
   | { type: 'pong'; data: Buffer }
   | { type: 'close'; code: number; reason: string }
@@ -53,6 +62,18 @@ export interface TestServerOptions {
   /** Keep our side of TCP open when the client half-closes (a server that never closes TCP). */
   allowHalfOpen?: boolean;
   /**
+   * Accept a client's permessage-deflate offer (off by default), answering with these
+   * parameters. The server side is written apart from the client's codec: it inflates and
+   * compresses each message in one go with zlib's one-shot functions, carrying context takeover
+   * over as a dictionary, and checks the offer with its own parser.
+   */
+  perMessageDeflate?: boolean | ServerDeflateOptions;
+  /**
+   * Called for every message in mode 'echo' (for the benchmark's commands); returning true
+   * means it was handled, and it is then neither echoed nor recorded.
+   */
+  onMessage?: (connection: ServerConnection, isText: boolean, data: Buffer) => boolean;
+  /**
    * For benchmarks, with `mode: 'echo'`: nothing is recorded (no events, requests or
    * connections, so a long run holds no memory for them), and the echoes of all messages parsed
    * from one read go out in one write.
@@ -60,9 +81,30 @@ export interface TestServerOptions {
   fastEcho?: boolean;
 }
 
+/** How the test server answers a permessage-deflate offer. @see RFC 7692 §7.1 */
+export interface ServerDeflateOptions {
+  /** Answer with server_no_context_takeover and compress every message afresh. */
+  serverNoContextTakeover?: boolean;
+  /** Answer with client_no_context_takeover (and inflate every message afresh). */
+  clientNoContextTakeover?: boolean;
+  /** Answer with server_max_window_bits=N and compress within that window. */
+  serverMaxWindowBits?: number;
+  /** Answer with client_max_window_bits=N (the offer must have that parameter), and inflate with exactly that window. */
+  clientMaxWindowBits?: number;
+  /** Echoes, sendText and sendBinary compress messages of at least this many bytes (default 0). */
+  threshold?: number;
+  /**
+   * `apart` (the default, for tests): the one-shot codec below, sharing nothing with the
+   * client's. `engine`: lib/deflate.ts in the server's role, fast, for the benchmark and demo.
+   */
+  codec?: 'apart' | 'engine';
+}
+
 // Fast echoes: runs of frames below this size are copied into one buffer; larger payloads are
 // written as they are (a copy would cost more than another chunk in the write).
 const COALESCE_LIMIT = 16 * 1024;
+// Fast echoes: the flag on an echo's opcode that says its payload is compressed (RSV1).
+const COMPRESSED = 0x100;
 
 /**
  * A queue that hands values to whoever waits for them, each wait bounded so that a test fails
@@ -109,8 +151,11 @@ export class ServerConnection implements ParserSink {
   readonly events = new AsyncQueue<ServerEvent>();
   /** Resolves when TCP has closed. */
   readonly closed: Promise<void>;
-  readonly #parser = new FrameParser(this, { role: 'server' });
+  /** The permessage-deflate parameters agreed with this client, or null. */
+  readonly deflate: ServerDeflate | null;
+  readonly #parser: FrameParser;
   readonly #echo: boolean;
+  readonly #onMessage: TestServerOptions['onMessage'];
   readonly #answerClose: boolean;
   readonly #answerPings: boolean;
   #closeSent = false;
@@ -118,14 +163,22 @@ export class ServerConnection implements ParserSink {
   readonly #echoes: (number | Buffer)[] | null;
 
   /** @internal */
-  constructor(socket: net.Socket, request: ClientHandshake, options: TestServerOptions) {
+  constructor(socket: net.Socket, request: ClientHandshake, options: TestServerOptions, deflate: ServerDeflate | null) {
     this.socket = socket;
     this.request = request;
+    this.deflate = deflate;
+    this.#parser = new FrameParser(this, { role: 'server', decompressor: deflate });
     this.#echo = options.mode !== 'script';
+    this.#onMessage = options.onMessage;
     this.#answerClose = options.answerClose !== false;
     this.#answerPings = options.answerPings !== false;
     this.#echoes = fastEcho(options) ? [] : null;
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        deflate?.close();
+        resolve();
+      }),
+    );
     if (this.#echoes === null) socket.on('end', () => this.events.push({ type: 'end' }));
   }
 
@@ -157,7 +210,8 @@ export class ServerConnection implements ParserSink {
           let offset = 0;
           for (let k = i; k < j; k += 2) {
             const payload = echoes[k + 1] as Buffer;
-            offset = writeFrameHead(out, offset, echoes[k] as Opcode, payload.length, undefined);
+            const opcode = echoes[k] as number;
+            offset = writeFrameHead(out, offset, (opcode & 0xf) as Opcode, payload.length, undefined, true, opcode >= COMPRESSED);
             out.set(payload, offset);
             offset += payload.length;
           }
@@ -165,8 +219,9 @@ export class ServerConnection implements ParserSink {
           i = j;
         } else {
           const payload = echoes[i + 1] as Buffer;
+          const opcode = echoes[i] as number;
           const head = Buffer.allocUnsafe(frameHeadSize(payload.length, false));
-          writeFrameHead(head, 0, echoes[i] as Opcode, payload.length, undefined);
+          writeFrameHead(head, 0, (opcode & 0xf) as Opcode, payload.length, undefined, true, opcode >= COMPRESSED);
           socket.write(head);
           socket.write(payload);
           i += 2;
@@ -199,12 +254,22 @@ export class ServerConnection implements ParserSink {
     return m.data;
   }
 
+  /** Sends a text message, compressed when permessage-deflate is on and it reaches the threshold. */
   sendText(text: string): void {
-    this.sendFrame(Opcode.TEXT, Buffer.from(text, 'utf8'));
+    this.sendMessage(true, Buffer.from(text, 'utf8'));
   }
 
+  /** Sends a binary message, compressed when permessage-deflate is on and it reaches the threshold. */
   sendBinary(data: Uint8Array): void {
-    this.sendFrame(Opcode.BINARY, data);
+    this.sendMessage(false, data);
+  }
+
+  /** Sends one message as one frame, compressed as for {@link sendText}. */
+  sendMessage(isText: boolean, data: Uint8Array): void {
+    const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
+    const deflate = this.deflate;
+    if (deflate !== null && data.length >= deflate.threshold) this.sendFrame(opcode, deflate.compress(data), { rsv1: true });
+    else this.sendFrame(opcode, data);
   }
 
   /** Sends one frame with any opcode and flags; `mask` breaks the rule that servers never mask. */
@@ -249,13 +314,18 @@ export class ServerConnection implements ParserSink {
   }
 
   /** @internal */
-  onMessage(isText: boolean, data: Buffer): void {
+  onMessage(isText: boolean, data: Buffer, compressed: boolean): void {
+    if (this.#onMessage !== undefined && this.#echo && this.#onMessage(this, isText, data)) return;
     if (this.#echoes !== null) {
-      if (!this.#closeSent) this.#echoes.push(isText ? Opcode.TEXT : Opcode.BINARY, data);
+      if (this.#closeSent) return;
+      const opcode = isText ? Opcode.TEXT : Opcode.BINARY;
+      const deflate = this.deflate;
+      if (deflate !== null && data.length >= deflate.threshold) this.#echoes.push(opcode | COMPRESSED, deflate.compress(data));
+      else this.#echoes.push(opcode, data);
       return;
     }
-    this.events.push({ type: 'message', isText, data });
-    if (this.#echo && !this.#closeSent) this.sendFrame(isText ? Opcode.TEXT : Opcode.BINARY, data);
+    this.events.push({ type: 'message', isText, data, compressed, deflated: compressed ? (this.deflate as ServerDeflate).lastDeflated : null });
+    if (this.#echo && !this.#closeSent) this.sendMessage(isText, data);
   }
 
   /** @internal */
@@ -374,8 +444,9 @@ export class TestServer {
       const protocol = this.options.selectProtocol
         ? this.options.selectProtocol(request.protocols)
         : request.protocols[0];
-      socket.write(buildServerResponse(request.key, protocol));
-      connection = new ServerConnection(socket, request, this.options);
+      const deflate = this.options.perMessageDeflate ? ServerDeflate.negotiate(request.headers.get('sec-websocket-extensions'), this.options.perMessageDeflate) : null;
+      socket.write(buildServerResponse(request.key, protocol, deflate === null ? [] : [['Sec-WebSocket-Extensions', deflate.response]]));
+      connection = new ServerConnection(socket, request, this.options, deflate);
       if (record) this.connections.push(connection);
       if (result.rest.length > 0) connection.push(result.rest);
     });
@@ -387,3 +458,167 @@ function fastEcho(options: TestServerOptions): boolean {
   return options.mode !== 'script' && options.fastEcho === true;
 }
 
+
+/**
+ * The server's side of permessage-deflate for one connection, kept apart from the client's
+ * codec (lib/deflate.ts) on purpose, so that a bug there is not mirrored here: the offer is
+ * split with regular expressions, and each message is inflated or compressed in one go by
+ * zlib's one-shot functions, with context takeover carried over as a preset dictionary (the
+ * last window's worth of the messages so far) instead of a long-lived stream.
+ * @see RFC 7692 §5, §7
+ */
+export class ServerDeflate implements MessageDecompressor {
+  /** The Sec-WebSocket-Extensions value of the 101. */
+  readonly response: string;
+  readonly serverNoContextTakeover: boolean;
+  readonly clientNoContextTakeover: boolean;
+  readonly serverMaxWindowBits: number;
+  readonly clientMaxWindowBits: number;
+  readonly threshold: number;
+  failure: Failure | null = null;
+  /** The payload of the last compressed message received, as it came (without the tail). */
+  lastDeflated: Buffer = EMPTY;
+  #pieces: Buffer[] = [];
+  #received: Buffer = EMPTY; // the inflater's window: the last bytes received
+  #sent: Buffer = EMPTY; // the deflater's window: the last bytes sent
+  // With `codec: 'engine'`: the client's codec with the roles swapped, doing all the work.
+  readonly #engine: PerMessageDeflate | null;
+
+  private constructor(response: string, agreed: Required<ServerDeflateOptions>) {
+    this.response = response;
+    this.serverNoContextTakeover = agreed.serverNoContextTakeover;
+    this.clientNoContextTakeover = agreed.clientNoContextTakeover;
+    this.serverMaxWindowBits = agreed.serverMaxWindowBits;
+    this.clientMaxWindowBits = agreed.clientMaxWindowBits;
+    this.threshold = agreed.threshold;
+    this.#engine =
+      agreed.codec === 'engine'
+        ? new PerMessageDeflate(
+            {
+              serverNoContextTakeover: agreed.clientNoContextTakeover,
+              clientNoContextTakeover: agreed.serverNoContextTakeover,
+              serverMaxWindowBits: agreed.clientMaxWindowBits,
+              clientMaxWindowBits: agreed.serverMaxWindowBits,
+            },
+            { threshold: 0 },
+          )
+        : null;
+  }
+
+  /** Frees the engine's zlib streams, if any. */
+  close(): void {
+    this.#engine?.close();
+  }
+
+  /**
+   * Accepts the first permessage-deflate offer in `header` that the options can answer (RFC
+   * 7692 §5.1), or returns null to decline them all.
+   */
+  static negotiate(header: string | undefined, config: true | ServerDeflateOptions): ServerDeflate | null {
+    const options = config === true ? {} : config;
+    for (const offer of (header ?? '').split(/\s*,\s*/)) {
+      const [name, ...rawParams] = offer.split(/\s*;\s*/);
+      if (name.trim() !== 'permessage-deflate') continue;
+      const params = new Map<string, string | true>();
+      let valid = true;
+      for (const raw of rawParams) {
+        const m = /^([\w-]+)(?:\s*=\s*(?:"([^"]*)"|([^\s";]+)))?$/.exec(raw.trim());
+        if (m === null || params.has(m[1])) {
+          valid = false;
+          break;
+        }
+        params.set(m[1], m[2] ?? m[3] ?? true);
+      }
+      if (!valid) continue;
+      const bits = (v: string | true | undefined): number | null | undefined => (v === undefined ? undefined : v === true ? null : /^(8|9|1[0-5])$/.test(v) ? Number(v) : NaN);
+      const offeredClient = bits(params.get('client_max_window_bits'));
+      const offeredServer = bits(params.get('server_max_window_bits'));
+      if (Number.isNaN(offeredClient) || Number.isNaN(offeredServer) || offeredServer === null) continue;
+      if ([...params.keys()].some((k) => !['client_max_window_bits', 'server_max_window_bits', 'client_no_context_takeover', 'server_no_context_takeover'].includes(k))) continue;
+      // client_max_window_bits=N may be answered only to an offer that has the parameter.
+      if (options.clientMaxWindowBits !== undefined && offeredClient === undefined) continue;
+      let serverBits = options.serverMaxWindowBits;
+      if (offeredServer !== undefined && offeredServer !== null && (serverBits === undefined || serverBits > offeredServer)) serverBits = offeredServer;
+      let clientBits = options.clientMaxWindowBits;
+      if (clientBits !== undefined && typeof offeredClient === 'number' && clientBits > offeredClient) clientBits = offeredClient;
+      const serverNoContextTakeover = options.serverNoContextTakeover === true || params.has('server_no_context_takeover');
+      const clientNoContextTakeover = options.clientNoContextTakeover === true;
+      let response = 'permessage-deflate';
+      if (serverNoContextTakeover) response += '; server_no_context_takeover';
+      if (clientNoContextTakeover) response += '; client_no_context_takeover';
+      if (serverBits !== undefined) response += `; server_max_window_bits=${serverBits}`;
+      if (clientBits !== undefined) response += `; client_max_window_bits=${clientBits}`;
+      return new ServerDeflate(response, {
+        serverNoContextTakeover,
+        clientNoContextTakeover,
+        serverMaxWindowBits: serverBits ?? 15,
+        clientMaxWindowBits: clientBits ?? (typeof offeredClient === 'number' ? offeredClient : 15),
+        threshold: options.threshold ?? 0,
+        codec: options.codec ?? 'apart',
+      });
+    }
+    return null;
+  }
+
+  /** @internal MessageDecompressor: collects the pieces and inflates the whole message at its end. */
+  decompress(piece: Buffer, last: boolean, budget: number, out: Buffer[]): number {
+    if (this.#engine !== null) {
+      const produced = this.#engine.decompress(piece, last, budget, out);
+      if (produced < 0) this.failure = this.#engine.failure;
+      return produced;
+    }
+    this.#pieces.push(Buffer.from(piece));
+    if (!last) return 0;
+    this.lastDeflated = Buffer.concat(this.#pieces);
+    const input = Buffer.concat([this.lastDeflated, DEFLATE_TAIL]);
+    this.#pieces = [];
+    let inflated: Buffer;
+    try {
+      inflated = zlib.inflateRawSync(input, {
+        windowBits: this.clientMaxWindowBits,
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        maxOutputLength: Math.max(1, budget),
+        dictionary: this.#received.length > 0 ? this.#received : undefined,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      this.failure = code === 'ERR_BUFFER_TOO_LARGE' ? { closeCode: CloseCode.MESSAGE_TOO_BIG, message: 'message inflates past the limit' } : { closeCode: CloseCode.INVALID_PAYLOAD, message: `invalid compressed data: ${(error as Error).message}` };
+      return -1;
+    }
+    if (inflated.length > budget) {
+      this.failure = { closeCode: CloseCode.MESSAGE_TOO_BIG, message: 'message inflates past the limit' };
+      return -1;
+    }
+    if (!this.clientNoContextTakeover) this.#received = lastBytes(this.#received, inflated, 1 << this.clientMaxWindowBits);
+    if (inflated.length > 0) out.push(inflated);
+    return inflated.length;
+  }
+
+  /** Compresses one message (context taken over unless agreed otherwise); the payload without its tail. */
+  compress(data: Uint8Array): Buffer {
+    if (this.#engine !== null) {
+      // The engine's result lives in a shared scratch buffer: keep a copy.
+      const payload = this.#engine.compress(data);
+      if (payload === null) throw new Error('the engine codec could not compress');
+      return Buffer.from(payload);
+    }
+    const compressed = zlib.deflateRawSync(data, {
+      // zlib has no 8-bit raw window; its 9-bit one never reaches back more than 250 bytes.
+      windowBits: Math.max(9, this.serverMaxWindowBits),
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      dictionary: this.#sent.length > 0 ? this.#sent : undefined,
+    });
+    if (!this.serverNoContextTakeover) this.#sent = lastBytes(this.#sent, data, 1 << this.serverMaxWindowBits);
+    if (compressed.length <= 4) return Buffer.from([0]);
+    return compressed.subarray(0, compressed.length - 4);
+  }
+}
+
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/** The last `size` bytes of `before` followed by `data`, in a buffer of their own. */
+function lastBytes(before: Buffer, data: Uint8Array, size: number): Buffer {
+  if (data.length >= size) return Buffer.from(data.subarray(data.length - size));
+  const keep = Math.min(before.length, size - data.length);
+  return Buffer.concat([before.subarray(before.length - keep), data]);
+}

@@ -21,6 +21,11 @@ export const settings = {
   keepAliveMs: 45_000,
   /** Extra options for `tls.connect` (for example `ca`). Verification cannot be turned off here by accident: it is on unless `rejectUnauthorized: false` is given. */
   tls: {} as ConnectionOptions,
+  /**
+   * permessage-deflate: a connection's zlib streams are freed after this long (up to twice it)
+   * without a compressed message either way; its context carries over to the next ones.
+   */
+  deflateIdleMs: 1_000,
   /** Dead-peer detection for sockets whose options do not set `heartbeat`; null (off) by default, as browsers send no Pings. */
   heartbeat: null as { readonly interval: number; readonly timeout: number } | null,
 };

@@ -2,7 +2,8 @@
 'use strict';
 // Fuzzes the receive path: random and mutated server frame streams (valid streams with bit
 // flips, truncations, length-field edits and interleaved control frames), fed to FrameParser
-// in random splits, for a time budget. An input that throws, reports after the terminal event
+// in random splits, for a time budget. Half the inputs are streams with permessage-deflate
+// negotiated: some messages compressed (RSV1), parsed with the connection's codec. An input that throws, reports after the terminal event
 // (Close or protocol error), hands out invalid text or an oversized message, or runs too long,
 // is saved under __tests__/fixtures/fuzz/ as a regression fixture.
 //   node scripts/fuzz.js [--seconds N] [--seed S] [--inputs N] [--quiet]
@@ -11,6 +12,7 @@ const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { isUtf8 } = require('node:buffer');
+const zlib = require('node:zlib');
 const { Worker, isMainThread, parentPort, workerData } = require('node:worker_threads');
 
 const root = path.resolve(__dirname, '..');
@@ -55,8 +57,8 @@ function frame(opcode, payload, { fin = true, rsv = 0 } = {}) {
   return Buffer.concat([head, payload]);
 }
 
-/** A valid stream: messages (some fragmented, with control frames between), maybe a Close. */
-function validStream(random) {
+/** A valid stream: messages (some fragmented, with control frames between), maybe a Close; with `deflate`, some compressed. */
+function validStream(random, deflate = false) {
   const parts = [];
   const count = 1 + Math.floor(random() * 6);
   // Slices of pools made once: fast, and still varied by offset and length.
@@ -72,12 +74,18 @@ function validStream(random) {
   for (let m = 0; m < count; m++) {
     const isText = random() < 0.5;
     const size = random() < 0.95 ? Math.floor(random() * 200) : Math.floor(random() * 70000);
-    const payload = isText ? text(size) : bytes(size);
+    let payload = isText ? text(size) : bytes(size);
+    // Each compressed message a DEFLATE stream of its own (valid with context takeover too).
+    const compressed = deflate && random() < 0.6;
+    if (compressed) {
+      const out = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH, level: Math.floor(random() * 10) });
+      payload = out.subarray(0, out.length - 4);
+    }
     const pieces = random() < 0.3 ? 1 + Math.floor(random() * 4) : 1;
     for (let p = 0; p < pieces; p++) {
       const from = Math.floor((payload.length * p) / pieces);
       const to = Math.floor((payload.length * (p + 1)) / pieces);
-      parts.push(frame(p === 0 ? (isText ? 1 : 2) : 0, payload.subarray(from, to), { fin: p === pieces - 1 }));
+      parts.push(frame(p === 0 ? (isText ? 1 : 2) : 0, payload.subarray(from, to), { fin: p === pieces - 1, rsv: compressed && p === 0 ? 4 : 0 }));
       if (p < pieces - 1 && random() < 0.4) parts.push(frame(random() < 0.5 ? 9 : 10, bytes(Math.floor(random() * 126))));
     }
   }
@@ -114,8 +122,11 @@ function mutate(stream, random) {
   }
 }
 
-/** Feeds `input` to a fresh parser in random splits; returns a failure message or null. */
-function check(input, random, FrameParser) {
+/**
+ * Feeds `input` to a fresh parser in random splits; returns a failure message or null. With
+ * `makeDecompressor`, the parser has permessage-deflate negotiated.
+ */
+function check(input, random, FrameParser, makeDecompressor) {
   let terminal = null;
   let failure = null;
   const note = (what) => {
@@ -145,7 +156,8 @@ function check(input, random, FrameParser) {
       if (![1002, 1007, 1009].includes(code) && failure === null) failure = `protocol error with close code ${code}`;
     },
   };
-  const parser = new FrameParser(sink, { role: 'client', maxMessageSize: MAX_MESSAGE });
+  const decompressor = makeDecompressor ? makeDecompressor() : null;
+  const parser = new FrameParser(sink, { role: 'client', maxMessageSize: MAX_MESSAGE, decompressor });
   try {
     for (let at = 0; at < input.length; ) {
       const size = random() < 0.1 ? 1 + Math.floor(random() * 8) : 1 + Math.floor(random() * 4096);
@@ -155,8 +167,17 @@ function check(input, random, FrameParser) {
     }
   } catch (error) {
     return `threw ${error && error.stack ? error.stack.split('\n').slice(0, 3).join(' | ') : error}`;
+  } finally {
+    if (decompressor) decompressor.close();
   }
   return failure;
+}
+
+/** permessage-deflate's codec from dist/, as a connection makes it (default parameters). */
+function deflateCodec() {
+  const { PerMessageDeflate } = require(path.join(root, 'dist', 'deflate.js'));
+  const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+  return () => new PerMessageDeflate(params, { threshold: 0 });
 }
 
 if (!isMainThread) {
@@ -170,15 +191,17 @@ if (!isMainThread) {
   let inputs = 0;
   let volume = 0;
   let lastReport = Date.now();
+  const makeDeflate = deflateCodec();
   while (Date.now() < deadline && inputs < maxInputs) {
-    const valid = validStream(random);
+    const deflate = random() < 0.5;
+    const valid = validStream(random, deflate);
     let input = random() < 0.15 ? valid : mutate(valid, random);
     if (random() < 0.2) input = mutate(input, random);
     if (input.length > MAX_INPUT) input = input.subarray(0, MAX_INPUT);
     bytes.set(input);
     Atomics.store(length, 0, input.length);
     const started = Date.now();
-    const failure = check(input, prng(seed + inputs), FrameParser);
+    const failure = check(input, prng(seed + inputs), FrameParser, deflate ? makeDeflate : undefined);
     const took = Date.now() - started;
     inputs++;
     volume += input.length;
@@ -251,4 +274,4 @@ if (!isMainThread) {
   worker.on('exit', finish);
 }
 
-module.exports = { check, prng, MAX_MESSAGE };
+module.exports = { check, prng, deflateCodec, MAX_MESSAGE };

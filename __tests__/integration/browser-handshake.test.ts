@@ -35,6 +35,7 @@ test('the request head, byte for byte, in the order Chromium 156 writes it', asy
       'Upgrade: websocket\r\n' +
       'Sec-WebSocket-Version: 13\r\n' +
       `Sec-WebSocket-Key: ${key}\r\n` +
+      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' +
       'Sec-WebSocket-Protocol: chat, superchat\r\n' +
       '\r\n',
   );
@@ -42,6 +43,17 @@ test('the request head, byte for byte, in the order Chromium 156 writes it', asy
   request.accept('Sec-WebSocket-Protocol: chat\r\n');
   await next(ws, 'open');
   expect(ws.protocol).toBe('chat');
+  expect(ws.extensions).toBe('');
+});
+
+test('perMessageDeflate: false offers no extension; the head is otherwise the same', async () => {
+  server = await RawServer.start();
+  const ws = new WebSocket(server.url('127.0.0.1', '/'), { perMessageDeflate: false });
+  const request = await server.requests.next();
+  expect(request.raw).toMatch(/\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: [A-Za-z0-9+/]{22}==\r\n\r\n$/);
+  expect(request.head.headers.has('sec-websocket-extensions')).toBe(false);
+  request.accept();
+  await next(ws, 'open');
 });
 
 /** Runs a child Node that defines `location` (when given) and connects to `url`; resolves with its exit. */

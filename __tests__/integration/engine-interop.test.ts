@@ -155,10 +155,10 @@ describe('our writer and handshake against a ws WebSocketServer', () => {
 
   test('ws accepts our handshake request; its 101 passes our validation, with the subprotocol it picked', async () => {
     const plain = await connect();
-    expect(plain.client.outcome).toEqual({ protocol: '', extensions: '' });
+    expect(plain.client.outcome).toEqual({ protocol: '', extensions: '', deflate: null });
     expect(plain.peer.ws.protocol).toBe('');
     const chosen = await connect(['chat', 'superchat']);
-    expect(chosen.client.outcome).toEqual({ protocol: 'superchat', extensions: '' });
+    expect(chosen.client.outcome).toEqual({ protocol: 'superchat', extensions: '', deflate: null });
     expect(chosen.peer.ws.protocol).toBe('superchat');
   });
 
@@ -254,7 +254,7 @@ describe('our writer and handshake against a ws WebSocketServer', () => {
   });
 });
 
-test('a ws server that supports permessage-deflate does not use it, since we do not offer it', async () => {
+test('a ws server that supports permessage-deflate does not use it when the request does not offer it', async () => {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
   const connected = onceWithin(wss, 'connection');
   try {

@@ -1,7 +1,8 @@
 /**
  * The fuzzer's smoke run and its regression fixtures: random and mutated frame streams fed to
  * the parser in random splits must never throw, never report after the terminal event, never
- * hand out invalid text or an oversized message (scripts/fuzz.js has the rules).
+ * hand out invalid text or an oversized message (scripts/fuzz.js has the rules), with and
+ * without permessage-deflate.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -12,8 +13,9 @@ const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, '__tests__', 'fixtures', 'fuzz');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const fuzz = require(path.join(root, 'scripts', 'fuzz.js')) as {
-  check(input: Buffer, random: () => number, parser: typeof FrameParser): string | null;
+  check(input: Buffer, random: () => number, parser: typeof FrameParser, makeDecompressor?: () => unknown): string | null;
   prng(seed: number): () => number;
+  deflateCodec(): () => unknown;
 };
 
 test('a short fuzz run finds nothing', async () => {
@@ -41,5 +43,10 @@ test('the checker catches a parser that breaks a rule (so a clean run means some
 // Hand-made hostile inputs, plus whatever a long run ever saved.
 test.each(readdirSync(fixtures).filter((name) => name.endsWith('.bin')))('regression fixture %s', (name) => {
   const input = readFileSync(path.join(fixtures, name));
-  for (let seed = 1; seed <= 20; seed++) expect(fuzz.check(input, fuzz.prng(seed), FrameParser)).toBeNull();
+  // Without an extension and with permessage-deflate negotiated.
+  const deflate = fuzz.deflateCodec();
+  for (let seed = 1; seed <= 20; seed++) {
+    expect(fuzz.check(input, fuzz.prng(seed), FrameParser)).toBeNull();
+    expect(fuzz.check(input, fuzz.prng(seed), FrameParser, deflate)).toBeNull();
+  }
 });

@@ -88,7 +88,7 @@ describe('a response that breaks a rule fails the connection: error, close 1006,
     ['two subprotocols at once', (r) => head101(r, { 'Sec-WebSocket-Protocol': 'a, b' }), ['a', 'b']],
     ['a subprotocol differing in case from the offered one', (r) => head101(r, { 'Sec-WebSocket-Protocol': 'Chat' }), ['chat']],
     ['no subprotocol when one was offered', (r) => head101(r), ['chat']],
-    ['an extension that was not offered (permessage-deflate)', (r) => head101(r, { 'Sec-WebSocket-Extensions': 'permessage-deflate' }), []],
+    ['an extension that was not offered (x-webkit-deflate-frame)', (r) => head101(r, { 'Sec-WebSocket-Extensions': 'x-webkit-deflate-frame' }), []],
     ['a response head over the size limit', (r) => head101(r, { 'X-Filler': 'a'.repeat(settings.maxHandshakeHeadSize) }), []],
     ['a head that never ends within the size limit', () => 'HTTP/1.1 101 Switching Protocols\r\n' + 'X-Filler: aaaaaaaa\r\n'.repeat(2000), []],
   ];

@@ -169,8 +169,17 @@ test('subprotocol negotiation: the one handleProtocols picks is ws.protocol on b
   expect(peer.protocol).toBe('two');
 });
 
-test('a ws server with permessage-deflate enabled negotiates none with us, and messages flow', async () => {
+test('a ws server with permessage-deflate enabled negotiates it with us, and messages flow both ways', async () => {
   const { ws, peer } = await connect({ perMessageDeflate: true });
+  expect(ws.extensions).toBe('permessage-deflate');
+  peer.send('x'.repeat(10000));
+  expect((await next<MessageEvent>(ws, 'message')).data).toBe('x'.repeat(10000));
+  ws.send('y'.repeat(10000));
+  expect((await received(peer)).data.toString()).toBe('y'.repeat(10000));
+});
+
+test('a ws server without permessage-deflate (its default) declines our offer: no extension, messages flow', async () => {
+  const { ws, peer } = await connect({ perMessageDeflate: false });
   expect(ws.extensions).toBe('');
   peer.send('x'.repeat(10000));
   expect((await next<MessageEvent>(ws, 'message')).data).toBe('x'.repeat(10000));

@@ -278,11 +278,14 @@ describe('parseHead and splitList', () => {
 
 describe('validateServerResponse', () => {
   test('a valid response, without and with a subprotocol', () => {
-    expect(validateServerResponse(response(), KEY, [])).toEqual({ protocol: '', extensions: '' });
+    expect(validateServerResponse(response(), KEY, [])).toEqual({ protocol: '', extensions: '', deflate: null });
     expect(validateServerResponse(response({ 'Sec-WebSocket-Protocol': 'superchat' }), KEY, ['chat', 'superchat'])).toEqual({
       protocol: 'superchat',
       extensions: '',
+      deflate: null,
     });
+    // Offering permessage-deflate does not oblige the server to take it.
+    expect(validateServerResponse(response(), KEY, [], true)).toEqual({ protocol: '', extensions: '', deflate: null });
   });
 
   test('Upgrade and Connection compare without case; Connection is a token list', () => {
@@ -325,7 +328,7 @@ describe('validateServerResponse', () => {
     ['missing Sec-WebSocket-Accept', { 'Sec-WebSocket-Accept': null }, /missing Sec-WebSocket-Accept/],
     ['wrong Sec-WebSocket-Accept', { 'Sec-WebSocket-Accept': acceptKeyFor('AAAAAAAAAAAAAAAAAAAAAA==') }, /does not match/],
     ['Sec-WebSocket-Accept in another case', { 'Sec-WebSocket-Accept': ACCEPT.toLowerCase() }, /does not match/],
-    ['an extension that was not offered', { 'Sec-WebSocket-Extensions': 'permessage-deflate' }, /extensions/],
+    ['an extension that was not offered', { 'Sec-WebSocket-Extensions': 'permessage-deflate' }, /extension "permessage-deflate", which was not offered/],
     ['a subprotocol when none was offered', { 'Sec-WebSocket-Protocol': 'chat' }, /not offered/],
   ])('%s fails', (_name, overrides, message) => {
     expect(validateServerResponse(response(overrides), KEY, [])).toMatch(message);
@@ -392,6 +395,24 @@ describe('validateClientRequest and buildServerResponse', () => {
     expect(text.endsWith('X-Extra: 1\r\n\r\n')).toBe(true);
     const result = new HttpHeadReader().push(Buffer.from(text));
     if (result.kind !== 'head') throw new Error(`expected a head, got ${result.kind}`);
-    expect(validateServerResponse(result.head, KEY, ['chat'])).toEqual({ protocol: 'chat', extensions: '' });
+    expect(validateServerResponse(result.head, KEY, ['chat'])).toEqual({ protocol: 'chat', extensions: '', deflate: null });
+  });
+});
+
+describe('validateServerResponse with permessage-deflate offered', () => {
+  test('an accepted offer: extensions is the header as sent, deflate the agreed parameters', () => {
+    const value = 'permessage-deflate; server_no_context_takeover; client_max_window_bits=10';
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Extensions': value }), KEY, [], true)).toEqual({
+      protocol: '',
+      extensions: value,
+      deflate: { serverNoContextTakeover: true, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 10 },
+    });
+  });
+
+  test('a response that breaks RFC 7692 fails the handshake with the rule in the message', () => {
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=16' }), KEY, [], true)).toMatch(
+      /server_max_window_bits=16 is invalid/,
+    );
+    expect(validateServerResponse(response({ 'Sec-WebSocket-Extensions': 'x-webkit-deflate-frame' }), KEY, [], true)).toMatch(/"x-webkit-deflate-frame", which was not offered/);
   });
 });
