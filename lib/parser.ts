@@ -346,6 +346,8 @@ export class FrameParser {
       if (piece.length === 0 && !last) break;
       const fragments = this.#fragments;
       const before = fragments.length;
+      // Nothing of this message kept yet (neither in the list nor staged).
+      const first = before === 0 && this.#staging === null;
       const produced = decompressor.decompress(piece, last, this.#maxMessageSize - this.#messageLength, fragments);
       if (produced < 0) {
         const failure = decompressor.failure as Failure;
@@ -354,7 +356,7 @@ export class FrameParser {
       this.#messageLength += produced;
       if (this.#messageIsText) {
         // A message that inflated in one piece is checked in one go.
-        if (last && before === 0 && fragments.length === 1) {
+        if (last && first && fragments.length === 1) {
           if (!isUtf8(fragments[0])) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8 (after decompression)');
         } else {
           const utf8 = (this.#utf8 ??= new Utf8StreamValidator());
@@ -363,9 +365,16 @@ export class FrameParser {
           }
         }
       }
+      // Unless the whole message inflated in one go, small inflated pieces are staged as
+      // uncompressed ones are, so a message of many tiny frames costs its bytes, not its frames.
+      if (!(last && first) && fragments.length > before) {
+        for (const fresh of fragments.splice(before)) this.#keep(fresh);
+      }
     } while (this.#payloadRead < this.#payloadLength);
     this.#state = State.HEAD;
     if (!this.#fin) return true;
+    this.#endRun();
+    this.#staging = null;
     if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence (after decompression)');
     }
