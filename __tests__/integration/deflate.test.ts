@@ -264,6 +264,33 @@ describe('against our test server', () => {
     decodeStream(received, messages);
   });
 
+  test('large and small messages, Blobs, a Ping and the Close leave in call order, the compressed ones one DEFLATE stream', async () => {
+    const { ws, conn } = await openOurs(true, 'script');
+    const big = json(100 * KiB, 11);
+    const huge = noise(MiB, 12);
+    const messages: Message[] = [big, 'a', bytesOf('blob'), huge, 'z', json(40 * KiB, 13)];
+    ws.send(big);
+    ws.send('a');
+    ws.send(new Blob(['blob']));
+    ws.send(huge);
+    huge.fill(0); // changing the buffer after send() does not change what was sent
+    const sent = (messages[3] = noise(MiB, 12));
+    ws.send('z');
+    const rtt = ping(ws, 'after z');
+    ws.send(messages[5] as string);
+    expect(ws.bufferedAmount).toBe(messages.reduce((n, m) => n + bytesOf(m).length, 0));
+    ws.close(1000);
+    // Everything the server saw, in order, up to our Close.
+    const seen: ServerEvent[] = [];
+    while (seen.length === 0 || seen[seen.length - 1].type !== 'close') seen.push(await conn.events.next(10000, 'the next event'));
+    expect(seen.map((e) => e.type)).toEqual(['message', 'message', 'message', 'message', 'message', 'ping', 'message', 'close']);
+    const received = seen.filter((e): e is ReceivedMessage => e.type === 'message');
+    expect(received.map((m) => m.compressed)).toEqual(messages.map(() => true));
+    expect(received[3].data.equals(Buffer.from(sent))).toBe(true);
+    decodeStream(received, messages);
+    rtt.catch(() => {});
+  });
+
   test('bufferedAmount counts the bytes given to send(), not the compressed ones, and falls once they are written', async () => {
     const { ws, conn } = await openOurs(true, 'script');
     ws.send(new Uint8Array(MiB));
