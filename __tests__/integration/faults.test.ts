@@ -20,12 +20,12 @@ type ServerKind = 'ours' | 'ws';
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 /** An echo server of either kind on 127.0.0.1; resolves with its address and a close function. */
-async function echoServer(kind: ServerKind): Promise<{ address: AddressInfo; close: () => Promise<void> }> {
+async function echoServer(kind: ServerKind, deflate = false): Promise<{ address: AddressInfo; close: () => Promise<void> }> {
   if (kind === 'ours') {
     const server = await TestServer.start({ mode: 'echo' });
     return { address: server.server.address() as AddressInfo, close: () => server.close() };
   }
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: deflate });
   await once(wss, 'listening');
   wss.on('connection', (socket) => {
     socket.on('error', () => {});
@@ -58,6 +58,8 @@ interface Case {
   // proxy, which forwards to a CONNECT proxy in front of the server, so faults strike the
   // CONNECT exchange and the tunnel.
   via: 'direct' | 'connect';
+  // With a ws server that negotiates permessage-deflate: faults strike compressed frames.
+  deflate: boolean;
   seed: number;
   count: number;
   small: boolean; // tiny chunks and small messages, or large chunks and messages up to 1 MiB
@@ -75,6 +77,7 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
   .record({
     server: fc.constantFrom<ServerKind>('ours', 'ws'),
     via: fc.constantFrom<'direct' | 'connect'>('direct', 'direct', 'connect'),
+    deflate: fc.boolean(),
     seed: fc.integer({ min: 1, max: 0x7fffffff }),
     count: fc.integer({ min: 0, max: 8 }),
     small: fc.boolean(),
@@ -88,7 +91,7 @@ const caseArbitrary: fc.Arbitrary<Case> = fc
       fc.record({ kind: fc.constant<'fin'>('fin'), direction, at: fc.integer({ min: 0, max: MAX_OFFSET }) }),
     ),
   })
-  .map(({ chunk, ...c }) => ({ ...c, maxChunk: c.small ? chunk : c.seed % 3 === 0 ? undefined : chunk * 1024 }));
+  .map(({ chunk, ...c }) => ({ ...c, server: c.deflate ? 'ws' : c.server, maxChunk: c.small ? chunk : c.seed % 3 === 0 ? undefined : chunk * 1024 }));
 
 function scheduleOf(c: Case): FaultSchedule {
   const schedule: FaultSchedule = { seed: c.seed, maxChunk: c.maxChunk, maxDelayMs: c.maxDelayMs, stall: c.stall, heads: c.via === 'connect' ? 2 : 1 };
@@ -100,7 +103,7 @@ function scheduleOf(c: Case): FaultSchedule {
 
 /** Runs one case end to end and checks every invariant; throws with the case in the message. */
 async function runCase(c: Case): Promise<{ fault: 'reset' | 'fin' | null; close: { code: number; wasClean: boolean } }> {
-  const server = await echoServer(c.server);
+  const server = await echoServer(c.server, c.deflate);
   const connect = c.via === 'connect' ? await ConnectProxy.start() : null;
   const proxy = await FaultProxy.start(connect === null ? server.address : (connect.server.address() as AddressInfo), () => scheduleOf(c));
   try {
@@ -161,7 +164,7 @@ test('the contract holds under drawn fault schedules, against our server and ws'
 }, 240_000);
 
 describe('fixed schedules', () => {
-  const base = { server: 'ours' as ServerKind, via: 'direct' as const, seed: 7, count: 6, small: true, maxChunk: 7, maxDelayMs: 0, stall: undefined };
+  const base = { server: 'ours' as ServerKind, via: 'direct' as const, deflate: false, seed: 7, count: 6, small: true, maxChunk: 7, maxDelayMs: 0, stall: undefined };
   const clean = { code: 1000, wasClean: true };
   const cut = { code: 1006, wasClean: false };
   test.each<[string, Partial<Case>, Awaited<ReturnType<typeof runCase>>]>([
@@ -176,6 +179,9 @@ describe('fixed schedules', () => {
     ['a FIN from the server side in the middle of a message', { fault: { kind: 'fin', direction: 'down', at: 300 } }, { fault: 'fin', close: cut }],
     ['a FIN from the client side in the middle of a message', { fault: { kind: 'fin', direction: 'up', at: 500 } }, { fault: 'fin', close: cut }],
     ['1 MiB messages through 64 KiB chunks against ws', { server: 'ws', small: false, maxChunk: 65536, seed: 11, fault: { kind: 'none' } }, { fault: null, close: clean }],
+    ['deflate on, 1-byte chunks: clean', { server: 'ws', deflate: true, maxChunk: 1, fault: { kind: 'none' } }, { fault: null, close: clean }],
+    ['deflate on, a reset inside a compressed payload', { server: 'ws', deflate: true, fault: { kind: 'reset', direction: 'down', at: 300 } }, { fault: 'reset', close: cut }],
+    ['deflate on, a FIN in the middle of a compressed message', { server: 'ws', deflate: true, fault: { kind: 'fin', direction: 'up', at: 400 } }, { fault: 'fin', close: cut }],
     ['through a CONNECT proxy, 1-byte chunks: clean', { via: 'connect', maxChunk: 1, fault: { kind: 'none' } }, { fault: null, close: clean }],
     ['through a CONNECT proxy, a reset inside the CONNECT answer', { via: 'connect', fault: { kind: 'reset', direction: 'down', at: 10 } }, { fault: 'reset', close: cut }],
     ['through a CONNECT proxy, a reset inside a payload', { via: 'connect', fault: { kind: 'reset', direction: 'down', at: 340 } }, { fault: 'reset', close: cut }],
