@@ -104,6 +104,8 @@ describe.each([
     expect(result).toMatchObject({ code: 1006, wasClean: false, error: true, messages: 0 });
     const limit = maxPayload ?? 100 * MiB;
     // Up to the limit in inflated bytes, plus slack for the runtime; the whole bomb would be 1 GiB.
-    expect(result.maxRss - result.before).toBeLessThan(limit + 24 * MiB);
+    // (Alone, 16 MiB costs about 17.5 MB; on a loaded 2-core machine, where collection lags, RSS
+    // growth reached 40 MB once: the slack covers that and is still far from the bomb's size.)
+    expect(result.maxRss - result.before).toBeLessThan(limit + 32 * MiB);
   }, 60_000);
 });
