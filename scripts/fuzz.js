@@ -21,17 +21,8 @@ const MAX_INPUT = 1 << 20;
 // Small enough that length-field edits reach it, large enough for real messages.
 const MAX_MESSAGE = 64 * 1024;
 
-/** mulberry32, as lib/fault-proxy.ts has it (kept here so the script runs on its own). */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The fault proxy's seeded PRNG (mulberry32), so a seed means the same sequence in both.
+const { prng } = require('../dist/fault-proxy.js');
 
 const RANDOM_POOL = Buffer.alloc(1 << 18);
 {
