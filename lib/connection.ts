@@ -206,6 +206,11 @@ export class Connection implements ParserSink, DialHandler {
     connection.#socket?.destroy();
   }
 
+  // After failing: the peer has had its time to read our Close frame and to close TCP.
+  static #drainEnded(socket: net.Socket): void {
+    socket.destroy();
+  }
+
   // Our Close frame got no answer in time (Chromium waits 60 s): drop the connection, 1006.
   static #closeTimedOut(connection: Connection): void {
     if (channels.fail.hasSubscribers) {
@@ -263,12 +268,14 @@ export class Connection implements ParserSink, DialHandler {
   }
 
   #onData(chunk: Buffer): void {
+    // A failed connection reads only to drain the socket (see #fail): nothing more is parsed.
+    if (this.#failed) return;
     if (this.#parser !== null) {
       this.#received = true; // a sign of life for the heartbeat
       this.#parser.push(chunk);
       return;
     }
-    if (this.#phase !== Phase.CONNECTING || this.#failed) return;
+    if (this.#phase !== Phase.CONNECTING) return;
     const reader = (this.#headReader ??= new HttpHeadReader(settings.maxHandshakeHeadSize));
     const result = reader.push(chunk);
     if (result.kind === 'more') return;
@@ -667,8 +674,17 @@ export class Connection implements ParserSink, DialHandler {
       this.#pending = null;
       this.#write(Opcode.CLOSE, encodeCloseBody(code), 0);
       this.#flush();
-      // Close TCP once the Close frame is out; the timer bounds a peer that never reads.
-      socket.end(() => socket.destroy());
+      // Half-close once the Close frame is out, and go on reading (the parser drops it all) for
+      // up to settings.closeLingerMs, or until the peer's FIN. Destroying a socket with unread
+      // bytes makes the kernel answer with a reset, and a peer that is still writing to us may
+      // then lose our Close frame (seen in CI: the server's write failed before it read it).
+      // The close event does not wait for that: it fires once the Close frame is out, as in
+      // Chromium. The timer bounds a peer that never reads.
+      socket.end(() => {
+        socket.unref();
+        setTimeout(Connection.#drainEnded, settings.closeLingerMs, socket).unref();
+        this.#closed(false);
+      });
       this.#startTimer(settings.closeTimeoutMs, Connection.#closeTimedOut);
     } else {
       socket.destroy();

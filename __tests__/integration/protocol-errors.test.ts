@@ -147,6 +147,21 @@ describe('a peer fault fails the connection with the code RFC 6455 names', () =>
     expect(texts).toEqual(['one', 'two']);
   });
 
+  test('a server still writing when the client fails reads our Close and then a FIN, never a reset', async () => {
+    // After the fault, 8 MiB more that the client will not read: closing a socket with unread
+    // bytes makes the kernel send a reset, and a reset can cost the server our Close frame.
+    const { conn, outcome } = await connect();
+    const errors: string[] = [];
+    conn.socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
+    conn.sendRaw(bytes(0x83, 0));
+    for (let i = 0; i < 128; i++) conn.sendBinary(Buffer.alloc(64 * 1024));
+    expect((await conn.next('close', 10_000)).code).toBe(1002);
+    expect(await outcome).toEqual({ events: ['open', 'error', 'close'], ...FAILED });
+    await conn.next('end', 10_000);
+    await within(conn.closed, 5000, 'TCP to close');
+    expect(errors).toEqual([]);
+  });
+
   test('bytes the server sends after the fault are not delivered', async () => {
     const { conn, outcome } = await connect();
     conn.sendRaw(Buffer.concat([bytes(0x83, 0), bytes(0x81, 2), text('no')]));
