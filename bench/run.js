@@ -4,11 +4,12 @@
  *
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
- *                     [--server ours|ws] [--quick] [--cpu-prof] [--node <path>]
+ *                     [--server ours,ws] [--quick] [--cpu-prof] [--node <path>]
  *
- * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
- * child (bench/echo-server.js) and runs every measurement in a fresh client child
- * (bench/client.js), implementations interleaved repetition by repetition. Progress goes to
+ * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one server child
+ * per server kind (bench/echo-server.js: ours and ws's) and runs every measurement in a fresh
+ * client child (bench/client.js), servers and implementations interleaved repetition by
+ * repetition. Progress goes to
  * stderr, markdown tables to stdout, raw JSON to bench/results/.
  * `--cpu-prof` writes .cpuprofile files of our client's runs to bench/results/prof/.
  */
@@ -50,9 +51,11 @@ const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
 const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
 const impls = String(args.impls || 'ours,ws,undici').split(',');
-// Our server by default: its echoes of one read leave in one write, so it stays far from
-// saturation at rates where ws's server uses most of a core (see the server CPU column).
-const serverMode = String(args.server || 'ours');
+// Both servers by default, interleaved run by run: ours (its echoes of one read leave in one
+// write, so it stays far from saturation at rates where ws's server uses most of a core; see the
+// server CPU column) and ws's, the server the issue's targets are measured against.
+const serverModes = String(args.server || 'ours,ws').split(',');
+for (const m of serverModes) if (m !== 'ours' && m !== 'ws') throw new Error(`unknown server '${m}'; use ours, ws or ours,ws`);
 const cpuProf = Boolean(args['cpu-prof']);
 const resultsDir = path.join(__dirname, 'results');
 
@@ -75,6 +78,8 @@ const idleReps = Number(args['idle-reps'] || (quick ? 1 : 2));
 
 const MiB = 1024 * 1024;
 const q = (full, small) => (quick ? small : full);
+/** Megabytes (10^6 bytes) of payload that one run moved in its measured direction. */
+const mb = (r) => (r.bytes * r.count) / 1e6;
 
 /**
  * Every workload: the client function, its parameters, and how its result becomes table rows.
@@ -85,11 +90,12 @@ const workloads = [
     name: 'latency',
     op: 'round trip', ops: (r) => r.count,
     fn: 'latency',
-    params: { count: q(10000, 2000), warmup: 1000, capMs: 5000 },
+    params: { count: q(20000, 4000), warmup: 1000, capMs: 5000 },
     rows: [
       { label: 'round trip, 16 B binary', unit: 'round trips/s', better: 'higher', pick: (r) => r.rate },
       { label: 'round trip p50', unit: 'µs', better: 'lower', pick: (r) => r.p50us },
       { label: 'round trip p99', unit: 'µs', better: 'lower', pick: (r) => r.p99us },
+      { label: 'round trip p99.9', unit: 'µs', better: 'lower', pick: (r) => r.p999us },
     ],
   },
   {
@@ -108,24 +114,82 @@ const workloads = [
   },
   {
     name: 'binary-1m',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: false, size: MiB, count: q(128, 32), window: 8, warmup: 16, timeoutMs: 60000 },
     rows: [{ label: '1 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'binary-16m',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: false, size: 16 * MiB, count: q(12, 4), window: 2, warmup: 2, timeoutMs: 90000 },
     rows: [{ label: '16 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'utf8-64k',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
     rows: [{ label: '64 KiB multi-byte UTF-8 text, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  // One-way workloads: the sink acks every `ack` messages, so at most `window` are unacked.
+  {
+    name: 'up-1m',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'binary', size: MiB, count: q(256, 64), window: 32, ack: 4, warmup: 32, timeoutMs: 60000 },
+    rows: [{ label: 'upload 1 MiB binary (ack every 4, window 32)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-16m',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'binary', size: 16 * MiB, count: q(24, 6), window: 2, ack: 1, warmup: 2, timeoutMs: 90000 },
+    rows: [{ label: 'upload 16 MiB binary (ack every 1, window 2)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-json-64k',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'json', size: 64 * 1024, count: q(2048, 512), window: 64, ack: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'upload 64 KiB JSON-lines text (ack every 16, window 64)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-utf8-64k',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'utf8', size: 64 * 1024, count: q(2048, 512), window: 64, ack: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'upload 64 KiB multi-byte UTF-8 text (ack every 16, window 64)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  // The source keeps `window` messages in its writes.
+  {
+    name: 'down-json-64k',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'json', size: 64 * 1024, count: q(2048, 512), window: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'download 64 KiB JSON-lines text', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-utf8-64k',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'utf8', size: 64 * 1024, count: q(2048, 512), window: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'download 64 KiB multi-byte UTF-8 text', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-1m',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'binary', size: MiB, count: q(256, 64), window: 4, warmup: 16, timeoutMs: 60000 },
+    rows: [{ label: 'download 1 MiB binary', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-16m',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'binary', size: 16 * MiB, count: q(24, 6), window: 2, warmup: 2, timeoutMs: 90000 },
+    rows: [{ label: 'download 16 MiB binary', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'connect-seq',
@@ -139,14 +203,21 @@ const workloads = [
     op: 'connection', ops: (r) => r.count,
     fn: 'connect',
     params: { parallel: 100, count: q(2000, 500), warmup: 100 },
-    rows: [{ label: 'open + close, 100 in flight', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+    rows: [{ label: 'open + close, 100 in flight (ours: queued per address)', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'connect-par-pc',
+    op: 'connection', ops: (r) => r.count,
+    fn: 'connect',
+    params: { parallel: 100, count: q(2000, 500), warmup: 100, parallelConnect: true },
+    rows: [{ label: 'open + close, 100 in flight (ours: parallelConnect)', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'idle',
     op: 'connection opened', ops: (r) => r.count,
     fn: 'idle',
     reps: idleReps,
-    params: { count: idleCount, parallel: 100 },
+    params: { count: idleCount, parallel: 100, parallelConnect: true },
     rows: [
       { label: `idle: heap+external per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.heapExternalPerConn },
       { label: `idle: RSS per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.rssPerConn },
@@ -232,16 +303,17 @@ function microTable(micro) {
 
 // ---- part 2: api --------------------------------------------------------------------------
 
-function startServer() {
+function startServer(mode) {
   return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, 'echo-server.js'), [serverMode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(path.join(__dirname, 'echo-server.js'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const pending = new Map();
     let nextId = 0;
     child.on('message', (m) => {
       if (m.type === 'ready') {
         resolve({
           child,
-          port: m.port,
+          mode,
+          urls: m.urls,
           /** The server's CPU time (ms) and RSS, as of now. */
           sample() {
             return new Promise((res) => {
@@ -275,7 +347,7 @@ function runClient(server, impl, workload) {
     if (cpuProf && impl === 'ours') {
       const dir = path.join(resultsDir, 'prof');
       fs.mkdirSync(dir, { recursive: true });
-      profFile = path.join(dir, `${workload.name}-${Date.now()}.cpuprofile`);
+      profFile = path.join(dir, `${workload.name}-${server.mode}-${Date.now()}.cpuprofile`);
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${path.basename(profFile)}`);
     }
     const child = fork(path.join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -307,7 +379,7 @@ function runClient(server, impl, workload) {
       }
       resolve(result);
     });
-    child.send({ type: 'run', impl, workload: workload.fn, url: `ws://127.0.0.1:${server.port}/`, params: workload.params });
+    child.send({ type: 'run', impl, workload: workload.fn, urls: server.urls, params: workload.params });
   });
 }
 
@@ -315,65 +387,89 @@ function apiTables(api) {
   const lines = [
     `### Part 2: API benchmark (median of ${reps} runs, ${idleReps} for idle; min–max in parentheses; each run a fresh client process)`,
     '',
-    `Echo server: ${api.server} in its own process. Client CPU = the client process's CPU time over the measured section / wall time ` +
+    `Servers, each in its own process: ${api.servers.map((s) => `**${s.mode}** = ${s.label}`).join('; ')}. ` +
+      'Every workload runs against each server, servers and clients interleaved run by run. ' +
+      'Client CPU = the client process\'s CPU time over the measured section / wall time ' +
       '(100% = one core busy, so the client was CPU-bound; on a shared machine less can also mean it waited for a core); ' +
-      'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the echo server. Ratios are of medians; ' +
+      'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the server. Ratios are of medians; ' +
       'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
     '',
-    '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| workload | unit | server | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const all = ['ours', 'ws', 'undici'];
   for (const w of api.workloads) {
-    const cpu = (impl, key) => {
-      const runs = (w.runs[impl] || []).filter((r) => !r.error);
-      return median(runs.map((r) => (100 * r[key]) / r.wallMs));
-    };
     for (const [i, row] of w.rows.entries()) {
-      const values = {};
-      for (const impl of ['ours', 'ws', 'undici']) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
-      const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
-      const cpuCell = (key) => (i === 0 ? ['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(cpu(impl, key)) : '—')).join(' / ') : '');
-      const perOp = (impl) => median((w.runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
-      const perOpCell = i === 0 ? `${['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(perOp(impl)) : '—')).join(' / ')} per ${w.op}` : '';
-      lines.push(
-        `| ${row.label} | ${row.unit} (${row.better}) | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
-      );
+      // The rows of one measure against each server, next to each other.
+      for (const mode of Object.keys(w.runs)) {
+        const runsOf = (impl) => w.runs[mode][impl] || [];
+        const ok = (impl) => runsOf(impl).filter((r) => !r.error);
+        const cpu = (impl, key) => median(ok(impl).map((r) => (100 * r[key]) / r.wallMs));
+        const values = {};
+        for (const impl of all) values[impl] = runsOf(impl).map((r) => (r.error ? NaN : row.pick(r)));
+        const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
+        const each = (f) => all.map((impl) => (impls.includes(impl) ? fmt(f(impl)) : '—')).join(' / ');
+        const cpuCell = (key) => (i === 0 ? each((impl) => cpu(impl, key)) : '');
+        const perOp = (impl) => median(ok(impl).map((r) => (1000 * r.cpuMs) / w.ops(r)));
+        const perOpCell = i === 0 ? `${each(perOp)} per ${w.op}` : '';
+        lines.push(
+          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
+        );
+      }
     }
   }
   const errors = [];
   for (const w of api.workloads) {
-    for (const impl of Object.keys(w.runs)) {
-      for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
+    for (const mode of Object.keys(w.runs)) {
+      for (const impl of Object.keys(w.runs[mode])) {
+        for (const r of w.runs[mode][impl]) if (r.error) errors.push(`- ${w.name} / ${mode} server / ${impl}: ${r.error.split('\n')[0]}`);
+      }
     }
   }
   if (errors.length) lines.push('', 'Failed runs:', ...errors);
   return lines.join('\n');
 }
 
+const SERVER_DESCRIPTION = {
+  ours: 'dist/server.js TestServer (echo, fastEcho), and for the one-way workloads a sink and source on the engine (bench/echo-server.js)',
+  ws: `ws ${require('ws/package.json').version} WebSocketServer`,
+};
+
 async function runApi() {
-  const server = await startServer();
-  log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
-  const out = { server: serverMode === 'ws' ? `ws ${require('ws/package.json').version} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)', workloads: [] };
+  const servers = [];
+  for (const mode of serverModes) {
+    const server = await startServer(mode);
+    servers.push(server);
+    log(`[api] ${mode} server: ${Object.values(server.urls).join(' ')}, pid ${server.child.pid}`);
+  }
+  const out = { servers: servers.map((s) => ({ mode: s.mode, label: SERVER_DESCRIPTION[s.mode], urls: s.urls })), workloads: [] };
   try {
     for (const w of workloads.filter((x) => selected.includes(x.name))) {
       const n = w.reps || reps;
       const entry = { name: w.name, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
-      for (const impl of impls) entry.runs[impl] = [];
+      for (const server of servers) {
+        entry.runs[server.mode] = {};
+        for (const impl of impls) entry.runs[server.mode][impl] = [];
+      }
+      let turn = 0;
       for (let rep = 0; rep < n; rep++) {
-        // Rotate who goes first, so that no implementation always runs right after the same one.
-        const order = impls.map((_, i) => impls[(i + rep) % impls.length]);
-        for (const impl of order) {
-          const t0 = Date.now();
-          const r = await runClient(server, impl, w);
-          entry.runs[impl].push(r);
-          const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
-          log(`[api] ${w.name} ${rep + 1}/${n} ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        for (const server of servers) {
+          // Rotate who goes first, so that no implementation always runs right after the same one.
+          const order = impls.map((_, i) => impls[(i + turn) % impls.length]);
+          turn++;
+          for (const impl of order) {
+            const t0 = Date.now();
+            const r = await runClient(server, impl, w);
+            entry.runs[server.mode][impl].push(r);
+            const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
+            log(`[api] ${w.name} ${rep + 1}/${n} ${server.mode} server, ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          }
         }
       }
       out.workloads.push(entry);
     }
   } finally {
-    await server.stop();
+    for (const server of servers) await server.stop();
   }
   return out;
 }
@@ -383,10 +479,12 @@ function profileSection(api) {
   const { summarize, toMarkdown } = require('./prof-top.js');
   const lines = ['### CPU profile of our client (node --cpu-prof; samples inside the measured section only)'];
   for (const w of api.workloads) {
-    const run = (w.runs.ours || []).find((r) => r.profFile && r.windowUs);
-    if (!run) continue;
-    const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
-    lines.push('', toMarkdown(`${w.name}: ${path.relative(process.cwd(), run.profFile)}`, s));
+    for (const mode of Object.keys(w.runs)) {
+      const run = (w.runs[mode].ours || []).find((r) => r.profFile && r.windowUs);
+      if (!run) continue;
+      const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
+      lines.push('', toMarkdown(`${w.name}, ${mode} server: ${path.relative(process.cwd(), run.profFile)}`, s));
+    }
   }
   return lines.join('\n');
 }
