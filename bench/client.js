@@ -18,10 +18,11 @@ const { payload: makePayload, utf8Text } = require('./payloads.js');
  * Returns a constructor-like function `(url) => socket` for the named implementation.
  * `parallelConnect` applies to ours only: ws and undici never queue connections to one address.
  */
-function loadImplementation(impl, { parallelConnect = false } = {}) {
-  if (impl === 'ours') {
+function loadImplementation(impl, { parallelConnect = false } = {}, beforeDist = null) {
+  if (impl === 'ours' || impl === 'before') {
     // The main entry installs our WebSocket on globalThis; keep that reference, as a user would.
-    require('../dist/index.js');
+    // `before` is another build of ours (bench/run.js --before), for before/after figures.
+    require(impl === 'ours' ? '../dist/index.js' : require('node:path').join(beforeDist, 'index.js'));
     const OurWebSocket = globalThis.WebSocket;
     if (parallelConnect) return (url) => new OurWebSocket(url, { parallelConnect: true });
     return (url) => new OurWebSocket(url);
@@ -400,7 +401,7 @@ const workloads = {
 process.on('message', async (m) => {
   if (!m || m.type !== 'run') return;
   try {
-    makeSocket = loadImplementation(m.impl, m.params);
+    makeSocket = loadImplementation(m.impl, m.params, m.beforeDist);
     const fn = workloads[m.workload];
     if (!fn) throw new Error(`unknown workload '${m.workload}'`);
     const result = await fn(m.urls, m.params);

@@ -4,7 +4,7 @@
  *
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
- *                     [--server ours,ws] [--quick] [--cpu-prof] [--node <path>]
+ *                     [--server ours,ws] [--quick] [--cpu-prof] [--node <path>] [--before <dist dir>]
  *
  * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one server child
  * per server kind (bench/echo-server.js: ours and ws's) and runs every measurement in a fresh
@@ -51,6 +51,14 @@ const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
 const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
 const impls = String(args.impls || 'ours,ws,undici').split(',');
+// `--before DIR`: a second build of ours (another commit's dist/), run as the implementation
+// `before` next to the others, for before/after figures from one run.
+const beforeDist = args.before ? path.resolve(String(args.before)) : null;
+if (beforeDist !== null && !impls.includes('before')) impls.splice(1, 0, 'before');
+for (const impl of impls) {
+  if (!['ours', 'ws', 'undici', 'before'].includes(impl)) throw new Error(`unknown implementation '${impl}'; use ours, ws, undici (and before with --before)`);
+}
+if (impls.includes('before') && beforeDist === null) throw new Error('the implementation before needs --before DIR');
 // Both servers by default, interleaved run by run: ours (its echoes of one read leave in one
 // write, so it stays far from saturation at rates where ws's server uses most of a core; see the
 // server CPU column) and ws's, the server the issue's targets are measured against.
@@ -344,10 +352,10 @@ function runClient(server, impl, workload) {
   return new Promise((resolve) => {
     const execArgv = ['--expose-gc'];
     let profFile = null;
-    if (cpuProf && impl === 'ours') {
+    if (cpuProf && (impl === 'ours' || impl === 'before')) {
       const dir = path.join(resultsDir, 'prof');
       fs.mkdirSync(dir, { recursive: true });
-      profFile = path.join(dir, `${workload.name}-${server.mode}-${Date.now()}.cpuprofile`);
+      profFile = path.join(dir, `${workload.name}-${server.mode}-${impl}-${Date.now()}.cpuprofile`);
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${path.basename(profFile)}`);
     }
     const child = fork(path.join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -379,7 +387,7 @@ function runClient(server, impl, workload) {
       }
       resolve(result);
     });
-    child.send({ type: 'run', impl, workload: workload.fn, urls: server.urls, params: workload.params });
+    child.send({ type: 'run', impl, workload: workload.fn, urls: server.urls, params: workload.params, beforeDist });
   });
 }
 
@@ -394,10 +402,15 @@ function apiTables(api) {
       'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the server. Ratios are of medians; ' +
       'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
     '',
-    '| workload | unit | server | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  const all = ['ours', 'ws', 'undici'];
+  // Columns: the default three, or the implementations run (with `before`, in the order given).
+  const all = beforeDist === null ? ['ours', 'ws', 'undici'] : impls;
+  const others = all.filter((impl) => impl !== 'ws');
+  const names = all.join(' / ');
+  lines.push(
+    `| workload | unit | server | ${all.join(' | ')} | ${others.map((impl) => `${impl}/ws`).join(' | ')} | client CPU % (${names}) | client CPU µs per op (${names}) | server CPU % (during ${names}) |`,
+    `|---|---|---|${all.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|---|---|`,
+  );
   for (const w of api.workloads) {
     for (const [i, row] of w.rows.entries()) {
       // The rows of one measure against each server, next to each other.
@@ -413,7 +426,7 @@ function apiTables(api) {
         const perOp = (impl) => median(ok(impl).map((r) => (1000 * r.cpuMs) / w.ops(r)));
         const perOpCell = i === 0 ? `${each(perOp)} per ${w.op}` : '';
         lines.push(
-          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
+          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${all.map(show).join(' | ')} | ${others.map((impl) => ratio(median(values[impl]), median(values.ws))).join(' | ')} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
         );
       }
     }
@@ -480,10 +493,12 @@ function profileSection(api) {
   const lines = ['### CPU profile of our client (node --cpu-prof; samples inside the measured section only)'];
   for (const w of api.workloads) {
     for (const mode of Object.keys(w.runs)) {
-      const run = (w.runs[mode].ours || []).find((r) => r.profFile && r.windowUs);
-      if (!run) continue;
-      const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
-      lines.push('', toMarkdown(`${w.name}, ${mode} server: ${path.relative(process.cwd(), run.profFile)}`, s));
+      for (const impl of ['ours', 'before']) {
+        const run = (w.runs[mode][impl] || []).find((r) => r.profFile && r.windowUs);
+        if (!run) continue;
+        const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
+        lines.push('', toMarkdown(`${w.name}, ${mode} server, ${impl}: ${path.relative(process.cwd(), run.profFile)}`, s));
+      }
     }
   }
   return lines.join('\n');
