@@ -4,10 +4,11 @@
  * @see RFC 6455 §5.2, §5.3
  */
 import { randomFillSync } from 'node:crypto';
-import { endianness } from 'node:os';
 import { EMPTY, Opcode } from './constants';
+import { maskCopy } from './mask';
 
-const LITTLE_ENDIAN = endianness() === 'LE';
+// Masking itself lives in mask.ts; these re-exports keep frame.ts the one import for framing.
+export { maskCopy, maskInPlace } from './mask';
 
 /**
  * A source of 4-byte masking keys. Keys come from the CSPRNG in 8 KiB batches, because one
@@ -37,122 +38,6 @@ export class MaskPool {
     target[offset + 2] = p[o + 2];
     target[offset + 3] = p[o + 3];
     this.#offset = o + 4;
-  }
-}
-
-// Below this many bytes a byte loop unrolled by four beats making Uint32Array views for the word
-// loop (measured on Node 20: the crossover is near 200 bytes).
-const WORD_LOOP_MIN = 192;
-
-/**
- * XORs `length` bytes of `data` from `start` with `key`, in place, as if the key's cycle began
- * `phase` bytes before `start` (so a payload can be unmasked piece by piece). Works on 32-bit
- * words where the bytes are aligned for it, since a byte loop is about four times slower.
- * @see RFC 6455 §5.3
- */
-export function maskInPlace(
-  data: Uint8Array,
-  key: Uint8Array,
-  keyOffset = 0,
-  start = 0,
-  length = data.length - start,
-  phase = 0,
-): void {
-  const k0 = key[keyOffset];
-  const k1 = key[keyOffset + 1];
-  const k2 = key[keyOffset + 2];
-  const k3 = key[keyOffset + 3];
-  let i = start;
-  const end = start + length;
-  let j = phase;
-  if (length < WORD_LOOP_MIN) {
-    // The key rotated to the phase, four bytes per step.
-    const a = key[keyOffset + (phase & 3)];
-    const b = key[keyOffset + ((phase + 1) & 3)];
-    const c = key[keyOffset + ((phase + 2) & 3)];
-    const d = key[keyOffset + ((phase + 3) & 3)];
-    for (const stop = start + (length & ~3); i < stop; i += 4) {
-      data[i] ^= a;
-      data[i + 1] ^= b;
-      data[i + 2] ^= c;
-      data[i + 3] ^= d;
-    }
-    j += length & ~3;
-  } else {
-    // Bytes before the first 4-byte boundary of the underlying memory, one at a time.
-    const lead = (4 - ((data.byteOffset + i) & 3)) & 3;
-    for (const stop = i + lead; i < stop; i++, j++) {
-      const m = j & 3;
-      data[i] ^= m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3;
-    }
-    const words = (end - i) >>> 2;
-    const word = rotatedKey(k0, k1, k2, k3, j);
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w] ^= word;
-    i += words << 2;
-    j += words << 2;
-  }
-  for (; i < end; i++, j++) {
-    const m = j & 3;
-    data[i] ^= m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3;
-  }
-}
-
-/** The key as one native-endian word, rotated so that its byte `phase & 3` comes first in memory. */
-function rotatedKey(k0: number, k1: number, k2: number, k3: number, phase: number): number {
-  const shift = (phase & 3) << 3;
-  const word = LITTLE_ENDIAN ? k0 | (k1 << 8) | (k2 << 16) | (k3 << 24) : (k0 << 24) | (k1 << 16) | (k2 << 8) | k3;
-  if (shift === 0) return word;
-  return LITTLE_ENDIAN ? (word >>> shift) | (word << (32 - shift)) : (word << shift) | (word >>> (32 - shift));
-}
-
-/**
- * Writes `source` XORed with the key into `target` at `targetStart`, in one pass: masking while
- * copying reads and writes each byte once, where a copy followed by {@link maskInPlace} does it
- * twice. The key cycle starts at the first byte, as a frame's payload does. `source` is not changed.
- * @see RFC 6455 §5.3
- */
-export function maskCopy(source: Uint8Array, target: Uint8Array, targetStart: number, key: Uint8Array, keyOffset: number): void {
-  const length = source.length;
-  const k0 = key[keyOffset];
-  const k1 = key[keyOffset + 1];
-  const k2 = key[keyOffset + 2];
-  const k3 = key[keyOffset + 3];
-  let i = 0;
-  if (length >= WORD_LOOP_MIN) {
-    const sourceAt = source.byteOffset;
-    const targetAt = target.byteOffset + targetStart;
-    if (((sourceAt ^ targetAt) & 3) !== 0) {
-      // Word views need both sides on 4-byte boundaries; a fast memcpy then words in place wins
-      // over a byte loop here.
-      target.set(source, targetStart);
-      maskInPlace(target, key, keyOffset, targetStart, length, 0);
-      return;
-    }
-    const lead = (4 - (sourceAt & 3)) & 3;
-    for (; i < lead; i++) {
-      const m = i & 3;
-      target[targetStart + i] = source[i] ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
-    }
-    const words = (length - i) >>> 2;
-    const word = rotatedKey(k0, k1, k2, k3, i);
-    const from = new Uint32Array(source.buffer, sourceAt + i, words);
-    const to = new Uint32Array(target.buffer, targetAt + i, words);
-    for (let w = 0; w < words; w++) to[w] = from[w] ^ word;
-    i += words << 2;
-  } else {
-    // Short payloads: four bytes per step, no views.
-    for (const stop = length & ~3; i < stop; i += 4) {
-      const t = targetStart + i;
-      target[t] = source[i] ^ k0;
-      target[t + 1] = source[i + 1] ^ k1;
-      target[t + 2] = source[i + 2] ^ k2;
-      target[t + 3] = source[i + 3] ^ k3;
-    }
-  }
-  for (; i < length; i++) {
-    const m = i & 3;
-    target[targetStart + i] = source[i] ^ (m === 0 ? k0 : m === 1 ? k1 : m === 2 ? k2 : k3);
   }
 }
 
