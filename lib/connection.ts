@@ -11,6 +11,7 @@ import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeF
 import { basicCredentials, buildClientRequest, generateKey, hasBasicChallenge, HttpHeadReader, validateServerResponse } from './handshake';
 import type { ConnectOptions, HeartbeatConfig } from './options';
 import { FrameParser, type ParserSink } from './parser';
+import { PIECE_SIZE, PiecePool } from './piece-pool';
 import { settings } from './settings';
 import { Dial, type DialHandler } from './transport';
 
@@ -53,11 +54,20 @@ const maskPool = new MaskPool();
 // replaces the per-frame head, payload copy and later join of the frames. Slab bytes are never
 // written twice: a run handed to the socket stays as it was until the socket is done with it.
 const SLAB_SIZE = 64 * 1024;
-// Payloads up to this size go into the slab; larger ones get a masked copy of their own, written
-// as its own chunk after their head (which still goes into the slab).
+// Payloads up to this size go into the slab; larger ones are masked into pooled pieces, written
+// after their head (which still goes into the slab).
 const INLINE_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(0);
 let slabOffset = 0;
+// The pieces of large payloads, shared by the connections of this realm; up to 4 MiB kept free.
+const piecePool = new PiecePool(64);
+// A message of more pieces than this is written in groups of this many as it is masked, so that
+// the kernel copies each group while it is still in the cache (and memory is not held twice).
+const GROUP_PIECES = 4;
+// Large text is encoded here first, so that its length is known before its head is written, and
+// is then masked out of it piece by piece: no buffer of its own per message.
+const TEXT_SCRATCH_SIZE = 256 * 1024;
+let textScratch: Buffer | null = null;
 
 // The socket's listeners are shared functions that find their connection here, so that a
 // connection does not bind four closures of its own.
@@ -103,6 +113,7 @@ export class Connection implements ParserSink, DialHandler {
   #runStart = 0;
   #runEnd = 0;
   #batchBytes = 0; // application bytes in this tick's frames
+  #batchPieces: Buffer[] | null = null; // pooled pieces in this tick's frames, freed once written
   #flushScheduled = false;
   // Application bytes of each batch handed to the socket, and the write callback reporting them;
   // both made on the first send, so that connections that never send stay small.
@@ -364,10 +375,16 @@ export class Connection implements ParserSink, DialHandler {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units).
     const maxBytes = text.length * 3;
     if (this.#pending !== null || this.#phase !== Phase.OPEN || maxBytes > INLINE_MAX) {
-      // A fresh buffer of our own can be masked in place.
+      if (this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_SIZE) {
+        const scratch = (textScratch ??= Buffer.allocUnsafeSlow(TEXT_SCRATCH_SIZE));
+        const length = scratch.write(text, 0, maxBytes, 'utf8');
+        // Masking copies the bytes out of the scratch before this returns.
+        this.#write(Opcode.TEXT, scratch.subarray(0, length), length);
+        return length;
+      }
       const bytes = Buffer.from(text, 'utf8');
       if (this.#pending !== null) this.#pending.push({ opcode: Opcode.TEXT, data: bytes, bytes: bytes.length });
-      else this.#writeOwned(Opcode.TEXT, bytes, bytes.length);
+      else this.#write(Opcode.TEXT, bytes, bytes.length);
       return bytes.length;
     }
     const headMax = frameHeadSize(maxBytes, true);
@@ -470,33 +487,38 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#phase !== Phase.OPEN) return;
     const length = data.length;
     if (length > INLINE_MAX) {
-      const out = Buffer.allocUnsafe(length);
-      this.#writeLarge(opcode, data, out, bytes);
+      this.#writeLarge(opcode, data, bytes);
       return;
     }
     const at = this.#reserve(frameHeadSize(length, true) + length);
     this.#extendRun(writeMaskedFrame(slab, at, opcode, data, maskPool), bytes);
   }
 
-  /** Like #write, for a buffer that nobody else holds: large ones are masked in place. */
-  #writeOwned(opcode: Opcode, data: Buffer, bytes: number): void {
-    if (this.#phase !== Phase.OPEN) return;
-    if (data.length > INLINE_MAX) this.#writeLarge(opcode, data, data, bytes);
-    else this.#write(opcode, data, bytes);
-  }
-
-  /** Puts the head into the batch's run and `out`, the masked `data`, after it as a chunk of its own. */
-  #writeLarge(opcode: Opcode, data: Uint8Array, out: Uint8Array, bytes: number): void {
+  /**
+   * Puts a large frame into the batch: its head into the run, then `data` (which is not
+   * modified) masked into pooled pieces. A long message is written in groups as it is masked.
+   */
+  #writeLarge(opcode: Opcode, data: Uint8Array, bytes: number): void {
     const length = data.length;
     const headSize = frameHeadSize(length, true);
     const at = this.#reserve(headSize);
     const key = slab;
     writeFrameHead(key, at, opcode, length, maskPool);
-    this.#extendRun(at + headSize, bytes);
+    this.#extendRun(at + headSize, 0);
     this.#endRun();
-    if (out === data) maskInPlace(out, key, at + headSize - 4);
-    else maskCopy(data, out, 0, key, at + headSize - 4);
-    (this.#batch ??= []).push(out);
+    for (let offset = 0; offset < length; offset += PIECE_SIZE) {
+      const n = length - offset < PIECE_SIZE ? length - offset : PIECE_SIZE;
+      const piece = piecePool.take();
+      // Pieces are multiples of 4 bytes long, so each starts the key cycle afresh.
+      maskCopy(data.subarray(offset, offset + n), piece, 0, key, at + headSize - 4);
+      (this.#batch ??= []).push(n === PIECE_SIZE ? piece : piece.subarray(0, n));
+      const pieces = (this.#batchPieces ??= []);
+      pieces.push(piece);
+      if (pieces.length >= GROUP_PIECES && offset + n < length) this.#flush();
+    }
+    // Counted with the group holding the last piece, which the scheduled flush writes.
+    this.#batchBytes += bytes;
+    this.#scheduleFlush();
   }
 
   /**
@@ -524,6 +546,10 @@ export class Connection implements ParserSink, DialHandler {
     slabOffset = end;
     this.#runEnd = end;
     this.#batchBytes += bytes;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(flushConnection, this);
@@ -547,14 +573,24 @@ export class Connection implements ParserSink, DialHandler {
     const batch = this.#batch;
     if (batch === null) return;
     const bytes = this.#batchBytes;
+    const pieces = this.#batchPieces;
     this.#batch = null;
     this.#batchBytes = 0;
+    this.#batchPieces = null;
     const socket = this.#socket;
     if (socket === null || socket.destroyed) return;
     const last = batch.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(batch[i]);
-    if (bytes > 0) {
+    if (pieces !== null) {
+      // Written means the socket is done with the pieces: back to the pool. After an error
+      // they are left to the garbage collector.
+      (this.#flushedSizes ??= []).push(bytes);
+      socket.write(batch[last], (error?: Error | null) => {
+        this.#batchWritten(error);
+        if (!error) piecePool.give(pieces);
+      });
+    } else if (bytes > 0) {
       // One callback per batch reports the application bytes it carried.
       (this.#flushedSizes ??= []).push(bytes);
       socket.write(batch[last], (this.#onBatchWritten ??= this.#batchWritten.bind(this)));
@@ -566,7 +602,7 @@ export class Connection implements ParserSink, DialHandler {
 
   #batchWritten(error?: Error | null): void {
     const bytes = (this.#flushedSizes as number[]).shift() as number;
-    if (!error) this.#handler.onFlushed(bytes);
+    if (!error && bytes > 0) this.#handler.onFlushed(bytes);
   }
 
   /** @internal Runs the scheduled flush (called through process.nextTick). */
@@ -637,6 +673,7 @@ export class Connection implements ParserSink, DialHandler {
     this.#phase = Phase.CLOSED;
     this.#clearTimer();
     this.#batch = null;
+    this.#batchPieces = null;
     this.#runSlab = null;
     this.#pending = null;
     // RFC 6455 §7.1.5: the close code is the one received in a Close frame, or 1006 without one.
