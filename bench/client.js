@@ -137,13 +137,15 @@ async function measured(body) {
   // can be cut down to the measured section.
   const us0 = Number(process.hrtime.bigint() / 1000n);
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
   const extra = await body();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const minorPageFaults = process.resourceUsage().minorPageFault - faults0;
   const us1 = Number(process.hrtime.bigint() / 1000n);
   await mark('end');
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, windowUs: [us0, us1], ...extra };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, minorPageFaults, windowUs: [us0, us1], ...extra };
 }
 
 
