@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isToken, isUtf8, isUtf8Js, isValidApiCloseCode, isValidWireCloseCode, Utf8StreamValidator } from '../../lib/validation';
+import { isToken, isUtf8, isUtf8Js, isValidApiCloseCode, isValidWireCloseCode, utf8Decode, Utf8StreamValidator } from '../../lib/validation';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -177,6 +177,37 @@ describe('UTF-8 validation against the fatal TextDecoder', () => {
     expect(x.end()).toBe(true);
     expect(x.push(hex('41'))).toBe(true);
     expect(x.end()).toBe(true);
+  });
+});
+
+describe('utf8Decode (valid UTF-8 to a string, by whichever route this runtime takes)', () => {
+  // Every route (ASCII as Latin-1 from 64 bytes, ICU's transcoder from 1 KiB before Node 24,
+  // toString) must give what the Encoding Standard's decoder gives, BOM kept.
+  test('equals UTF-8 decode without BOM for any Unicode string, short or long, mostly ASCII or not (property)', () => {
+    const ascii = fc.stringOf(fc.char(), { maxLength: 3000 });
+    const mixed = fc.fullUnicodeString({ maxLength: 1500 });
+    const repeated = fc.tuple(fc.fullUnicodeString({ minLength: 1, maxLength: 8 }), fc.nat(600)).map(([u, n]) => u.repeat(n));
+    fc.assert(
+      fc.property(fc.oneof(ascii, mixed, repeated), fc.boolean(), (text, bom) => {
+        const s = bom ? `\uFEFF${text}` : text;
+        const bytes = Buffer.from(s, 'utf8');
+        expect(utf8Decode(bytes)).toBe(decoder.decode(bytes));
+        expect(utf8Decode(bytes)).toBe(s);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  test('around the route thresholds: ASCII, Latin-1 range (never taken as Latin-1 bytes), astral, and a view inside a larger buffer', () => {
+    for (const n of [0, 1, 63, 64, 65, 1023, 1024, 1025, 70_000]) {
+      for (const unit of ['a', 'é', '€', '😀', '\u0080', '\u007f']) {
+        const s = unit.repeat(n);
+        const bytes = Buffer.from(s, 'utf8');
+        expect(utf8Decode(bytes)).toBe(s);
+        const framed = Buffer.concat([Buffer.from('xyz'), bytes, Buffer.from('!')]).subarray(3, 3 + bytes.length);
+        expect(utf8Decode(framed)).toBe(s);
+      }
+    }
   });
 });
 
