@@ -84,7 +84,9 @@ interface OwnedSocket extends net.Socket {
 export class Connection implements ParserSink, DialHandler {
   readonly #handler: ConnectionHandler;
   readonly #owner: object;
-  readonly #url: URL;
+  // Until the handshake ends; then only its serialization, for diagnostics, is kept.
+  #url: URL | null;
+  readonly #href: string;
   readonly #options: ConnectOptions;
   // Needed until the handshake response is checked, then dropped so idle connections keep less.
   #protocols: readonly string[];
@@ -139,6 +141,7 @@ export class Connection implements ParserSink, DialHandler {
    */
   constructor(url: URL, options: ConnectOptions, handler: ConnectionHandler, owner: object) {
     this.#url = url;
+    this.#href = url.href;
     this.#options = options;
     this.#protocols = options.protocols;
     this.#handler = handler;
@@ -199,7 +202,7 @@ export class Connection implements ParserSink, DialHandler {
     if (channels.fail.hasSubscribers) {
       channels.fail.publish({
         websocket: connection.#owner,
-        url: connection.#url.href,
+        url: connection.#href,
         reason: `the closing handshake timed out: no Close frame from the server within ${settings.closeTimeoutMs} ms`,
       });
     }
@@ -209,7 +212,7 @@ export class Connection implements ParserSink, DialHandler {
   // --- opening handshake -------------------------------------------------------------------
 
   #sendRequest(): void {
-    const url = this.#url;
+    const url = this.#url as URL;
     const request = buildClientRequest({
       host: url.host,
       // The request target is the URL's path and query as Fetch serializes them: an empty but
@@ -230,7 +233,8 @@ export class Connection implements ParserSink, DialHandler {
    * carrying them, within the same handshake timeout. @see https://fetch.spec.whatwg.org/#http-network-or-cache-fetch (step 14)
    */
   #retryWithCredentials(head: { startLine: string; headers: Map<string, string> }): boolean {
-    if (this.#authRetried || (this.#url.username === '' && this.#url.password === '')) return false;
+    const url = this.#url as URL;
+    if (this.#authRetried || (url.username === '' && url.password === '')) return false;
     if (!/^HTTP\/1\.[01] 401(?: |$)/.test(head.startLine) || !hasBasicChallenge(head.headers.get('www-authenticate'))) return false;
     if (this.#options.headers.some(([name]) => name.toLowerCase() === 'authorization')) return false;
     this.#authRetried = true;
@@ -247,9 +251,9 @@ export class Connection implements ParserSink, DialHandler {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#parser !== null) {
+    if (this.#parser !== null || this.#phase === Phase.OPEN) {
       this.#received = true; // a sign of life for the heartbeat
-      this.#parser.push(chunk);
+      (this.#parser ??= this.#makeParser()).push(chunk);
       return;
     }
     if (this.#phase !== Phase.CONNECTING || this.#failed) return;
@@ -265,7 +269,7 @@ export class Connection implements ParserSink, DialHandler {
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(result.head.startLine);
       channels.handshake.publish({
         websocket: this.#owner,
-        url: this.#url.href,
+        url: this.#href,
         status: status === null ? 0 : Number(status[1]),
         headers: Object.fromEntries(result.head.headers),
       });
@@ -274,6 +278,7 @@ export class Connection implements ParserSink, DialHandler {
     const outcome = validateServerResponse(result.head, this.#key, this.#protocols);
     this.#key = '';
     this.#protocols = NO_PROTOCOLS;
+    this.#url = null;
     if (typeof outcome === 'string') {
       this.#fail(undefined, `invalid handshake response: ${outcome}`);
       return;
@@ -281,14 +286,19 @@ export class Connection implements ParserSink, DialHandler {
     this.#clearTimer();
     this.#releaseDial();
     this.#phase = Phase.OPEN;
-    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
     if (this.#options.heartbeat !== null) this.#armHeartbeat(this.#options.heartbeat.interval);
     if (channels.open.hasSubscribers) {
-      channels.open.publish({ websocket: this.#owner, url: this.#url.href, ...outcome });
+      channels.open.publish({ websocket: this.#owner, url: this.#href, ...outcome });
     }
     this.#handler.onEstablished(outcome.protocol, outcome.extensions);
     // Bytes after the response head are already frames.
-    if (result.rest.length > 0) this.#parser.push(result.rest);
+    if (result.rest.length > 0) (this.#parser ??= this.#makeParser()).push(result.rest);
+  }
+
+  // Made on the first bytes after the handshake: a connection that has received nothing yet
+  // (an idle subscription) holds no parser (~250 bytes with its arrays).
+  #makeParser(): FrameParser {
+    return new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload });
   }
 
   // --- ParserSink ----------------------------------------------------------------------------
@@ -301,7 +311,7 @@ export class Connection implements ParserSink, DialHandler {
   /** @internal RFC 6455 §5.5.2: answer a Ping with a Pong carrying its payload. */
   onPing(payload: Buffer): void {
     if (channels.ping.hasSubscribers) {
-      channels.ping.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+      channels.ping.publish({ websocket: this.#owner, url: this.#href, data: Buffer.from(payload) });
     }
     if (!this.#closeSent) this.#enqueue(Opcode.PONG, payload, 0);
   }
@@ -312,7 +322,7 @@ export class Connection implements ParserSink, DialHandler {
    */
   onPong(payload: Buffer): void {
     if (channels.pong.hasSubscribers) {
-      channels.pong.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+      channels.pong.publish({ websocket: this.#owner, url: this.#href, data: Buffer.from(payload) });
     }
     const waiters = this.#pongWaiters;
     if (waiters === null) return;
@@ -621,7 +631,7 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#failed || this.#phase === Phase.CLOSED) return;
     this.#failed = true;
     if (channels.fail.hasSubscribers) {
-      channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason, error });
+      channels.fail.publish({ websocket: this.#owner, url: this.#href, reason, error });
     }
     this.#releaseDial();
     const socket = this.#socket;
@@ -649,7 +659,7 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#phase === Phase.CONNECTING) {
       this.#fail(undefined, `connection error: ${error.message}`, error);
     } else if (channels.fail.hasSubscribers && !this.#failed) {
-      channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason: `socket error: ${error.message}`, error });
+      channels.fail.publish({ websocket: this.#owner, url: this.#href, reason: `socket error: ${error.message}`, error });
     }
   }
 
@@ -667,7 +677,7 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#phase === Phase.CONNECTING && !this.#failed) {
       this.#failed = true;
       if (channels.fail.hasSubscribers) {
-        channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason: 'connection closed before the handshake completed' });
+        channels.fail.publish({ websocket: this.#owner, url: this.#href, reason: 'connection closed before the handshake completed' });
       }
     }
     this.#phase = Phase.CLOSED;
@@ -683,7 +693,7 @@ export class Connection implements ParserSink, DialHandler {
     const code = this.#closeReceived ? this.#receivedCode : CloseCode.ABNORMAL_CLOSURE;
     const reason = this.#closeReceived ? this.#receivedReason : '';
     if (channels.close.hasSubscribers) {
-      channels.close.publish({ websocket: this.#owner, url: this.#url.href, wasClean, code, reason });
+      channels.close.publish({ websocket: this.#owner, url: this.#href, wasClean, code, reason });
     }
     this.#handler.onClosed(this.#failed, wasClean, code, reason);
     this.#endPings();
