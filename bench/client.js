@@ -5,24 +5,29 @@
  * own CPU time) to the parent over IPC. Every implementation goes through the same functions
  * below; only `makeSocket` differs.
  *
- * Protocol with bench/run.js: the parent sends `{ type: 'run', impl, workload, url, params }`;
+ * Protocol with bench/run.js: the parent sends `{ type: 'run', impl, workload, urls, params }`
+ * (`urls`: the server's echo, sink and source endpoints, see bench/echo-server.js);
  * the child sends `{ type: 'mark', phase: 'start'|'end' }` around the measured section and waits
  * for `{ type: 'ack' }` (the parent reads the server's CPU meanwhile), then `{ type: 'result' }`.
  */
 
 const { performance } = require('node:perf_hooks');
 const { feed } = require('./feed.js');
+const { payload: makePayload, utf8Text } = require('./payloads.js');
 
 /**
- * Returns a constructor-like function `(url) => socket` for the named implementation. With
- * `deflate`, each offers permessage-deflate as it does by default (ours and undici always do);
- * ws then compresses messages of `wsThreshold` bytes and more (its default is 1024).
+ * Returns a constructor-like function `(url) => socket` for the named implementation.
+ * `parallelConnect` applies to ours only: ws and undici never queue connections to one address.
+ * With `deflate`, each offers permessage-deflate as it does by default (ours and undici always
+ * do); ws then compresses messages of `wsThreshold` bytes and more (its default is 1024).
  */
-function loadImplementation(impl, deflate, wsThreshold) {
-  if (impl === 'ours') {
+function loadImplementation(impl, { parallelConnect = false, deflate = false, wsThreshold } = {}, beforeDist = null) {
+  if (impl === 'ours' || impl === 'before') {
     // The main entry installs our WebSocket on globalThis; keep that reference, as a user would.
-    require('../dist/index.js');
+    // `before` is another build of ours (bench/run.js --before), for before/after figures.
+    require(impl === 'ours' ? '../dist/index.js' : require('node:path').join(beforeDist, 'index.js'));
     const OurWebSocket = globalThis.WebSocket;
+    if (parallelConnect) return (url) => new OurWebSocket(url, { parallelConnect: true });
     return (url) => new OurWebSocket(url);
   }
   if (impl === 'ws') {
@@ -154,25 +159,18 @@ async function measured(body) {
   // can be cut down to the measured section.
   const us0 = Number(process.hrtime.bigint() / 1000n);
   const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
   const extra = await body();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const minorPageFaults = process.resourceUsage().minorPageFault - faults0;
   const us1 = Number(process.hrtime.bigint() / 1000n);
   await mark('end');
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, windowUs: [us0, us1], ...extra };
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, userMs: cpu.user / 1000, minorPageFaults, windowUs: [us0, us1], ...extra };
 }
 
 
-function utf8Text(bytes) {
-  // Two-, three- and four-byte sequences plus ASCII, repeated to the wanted UTF-8 length.
-  const unit = 'héllo wörld — ✓ 日本語 🎉 ';
-  let s = unit.repeat(Math.ceil(bytes / Buffer.byteLength(unit)) + 1);
-  while (Buffer.byteLength(s) > bytes) s = s.slice(0, -1);
-  // Do not end on half of a surrogate pair.
-  if (/[\uD800-\uDBFF]$/.test(s)) s = s.slice(0, -1);
-  return s;
-}
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
@@ -182,7 +180,8 @@ function percentile(sorted, p) {
 
 const workloads = {
   /** One 16-byte binary message in flight; per round trip timings. */
-  async latency(url, p) {
+  async latency(urls, p) {
+    const url = urls.echo;
     const ws = await open(url);
     const payload = new Uint8Array(16).fill(7);
     const run = (max, capMs) =>
@@ -220,11 +219,13 @@ const workloads = {
       rate: samples.length / (r.wallMs / 1000),
       p50us: percentile(sorted, 50) * 1000,
       p99us: percentile(sorted, 99) * 1000,
+      p999us: percentile(sorted, 99.9) * 1000,
     };
   },
 
   /** `count` small messages sent in one synchronous loop, then wait for every echo. */
-  async pipelined(url, p) {
+  async pipelined(urls, p) {
+    const url = urls.echo;
     const ws = await open(url);
     const message = p.text ? 'x'.repeat(p.size) : new Uint8Array(p.size).fill(1);
     const check = p.text ? (d) => d.length === p.size : (d) => d.byteLength === p.size;
@@ -238,7 +239,8 @@ const workloads = {
   },
 
   /** Large binary or UTF-8 text messages, `window` in flight, echoed back. */
-  async bulk(url, p) {
+  async bulk(urls, p) {
+    const url = urls.echo;
     const ws = await open(url);
     let message;
     let check;
@@ -268,8 +270,8 @@ const workloads = {
    * `count` small messages written through the writable as fast as `writer.ready` allows, and
    * their echoes read through the readable. Our WebSocket runs `pipelined` instead.
    */
-  async streamPipelined(url, p) {
-    const wss = makeStream(url);
+  async streamPipelined(urls, p) {
+    const wss = makeStream(urls.echo);
     const { readable, writable } = await wss.opened;
     const writer = writable.getWriter();
     const reader = readable.getReader();
@@ -303,8 +305,8 @@ const workloads = {
    * `slowMs`, by a reader that waits `slowMs` after every `slowEvery` bytes. Reports MB/s and the
    * peak RSS over the transfer (sampled every 10 ms).
    */
-  async download(url, p) {
-    const bulk = (bytes) => `${p.bulkUrl}/download?bytes=${bytes}&size=${p.size}`;
+  async bulkDownload(urls, p) {
+    const bulk = (bytes) => `${urls.bulk}/download?bytes=${bytes}&size=${p.size}`;
     const transfer = async (bytes) => {
       let got = 0;
       let next = p.slowEvery;
@@ -373,19 +375,19 @@ const workloads = {
    * else wait a turn of the event loop. Done when the server, which counts what it received,
    * has closed cleanly.
    */
-  async upload(url, p) {
+  async bulkUpload(urls, p) {
     const chunk = new Uint8Array(p.size).fill(3);
     const transfer = async (bytes) => {
       let reason;
       if (makeStream) {
-        const wss = makeStream(`${p.bulkUrl}/upload`);
+        const wss = makeStream(`${urls.bulk}/upload`);
         const { writable } = await wss.opened;
         const writer = writable.getWriter();
         for (let sent = 0; sent < bytes; sent += p.size) await writer.write(chunk);
         await writer.close();
         ({ reason } = await wss.closed);
       } else {
-        const ws = makeSocket(`${p.bulkUrl}/upload`);
+        const ws = makeSocket(`${urls.bulk}/upload`);
         await new Promise((resolve, reject) => {
           ws.onopen = resolve;
           ws.onerror = () => reject(new Error('error event while opening'));
@@ -415,7 +417,8 @@ const workloads = {
   },
 
   /** Open + clean close, `parallel` at a time, `count` in all. */
-  async connect(url, p) {
+  async connect(urls, p) {
+    const url = urls.echo;
     const cycle = async () => {
       const ws = await open(url);
       await close(ws);
@@ -441,8 +444,8 @@ const workloads = {
   },
 
   /** 64 KiB compressed JSON messages from the server, asked for in one go ("go <n>"). */
-  async download(url, p) {
-    const ws = await open(`${url}download`);
+  async deflateDownload(urls, p) {
+    const ws = await open(`${urls.echo}download`);
     const take = (n) =>
       new Promise((resolve, reject) => {
         let got = 0;
@@ -475,8 +478,8 @@ const workloads = {
    * 64 KiB JSON messages to the server, `window` unacknowledged at a time (it answers each with
    * one byte); the server's count of bytes read gives the bytes on the wire per payload byte.
    */
-  async upload(url, p) {
-    const ws = await open(`${url}upload`);
+  async deflateUpload(urls, p) {
+    const ws = await open(`${urls.echo}upload`);
     const messages = Array.from({ length: 16 }, (_, i) => feed(p.size, i + 1));
     let next = 0;
     const stats = () =>
@@ -515,8 +518,90 @@ const workloads = {
     return { ...r, count: p.count, bytes: p.size, wireRatio: wire / payload, rate: payload / 1e6 / (r.wallMs / 1000) };
   },
 
+  /**
+   * Upload only: `count` messages of `kind` and `size` to the sink, which acks every `ack`-th;
+   * at most `window` messages sent and not yet acked.
+   */
+  async upload(urls, p) {
+    const ws = await open(`${urls.sink}?ack=${p.ack}`);
+    const { text, string, bytes } = makePayload(p.kind, p.size);
+    // Text goes as the string (what an application holds), binary as a view of the bytes.
+    const message = text ? string : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+    let acked = 0; // the sink's count so far, over both phases
+    const phase = (count) =>
+      new Promise((resolve, reject) => {
+        const target = acked + count;
+        let sent = acked;
+        const timer = setTimeout(() => reject(new Error(`upload timed out after ${p.timeoutMs} ms at ${acked}/${target}`)), p.timeoutMs);
+        const fill = () => {
+          while (sent < target && sent - acked < p.window) {
+            ws.send(message);
+            sent++;
+          }
+        };
+        ws.onmessage = (e) => {
+          acked = Number(e.data);
+          if (acked >= target) {
+            clearTimeout(timer);
+            resolve();
+          } else {
+            fill();
+          }
+        };
+        ws.onclose = (e) => {
+          clearTimeout(timer);
+          reject(new Error(`closed during the upload (code ${e.code})`));
+        };
+        fill();
+      });
+    await phase(p.warmup);
+    const r = await measured(async () => {
+      await phase(p.count);
+      return {};
+    });
+    await close(ws);
+    return { ...r, count: p.count, bytes: bytes.length, rate: (bytes.length * p.count) / 1e6 / (r.wallMs / 1000) };
+  },
+
+  /**
+   * Download only: asks the source for `count` messages of `kind` and `size` (at most `window`
+   * in the server's writes at a time) and waits for the last; each is checked by its length.
+   */
+  async download(urls, p) {
+    const ws = await open(urls.source);
+    const { text, string, bytes } = makePayload(p.kind, p.size);
+    const check = text ? (d) => typeof d === 'string' && d.length === string.length : (d) => d.byteLength === bytes.length;
+    const phase = (count) =>
+      new Promise((resolve, reject) => {
+        let received = 0;
+        const timer = setTimeout(() => reject(new Error(`download timed out after ${p.timeoutMs} ms at ${received}/${count}`)), p.timeoutMs);
+        ws.onmessage = (e) => {
+          if (!check(e.data)) {
+            clearTimeout(timer);
+            reject(new Error(`message ${received} is wrong`));
+          } else if (++received === count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        ws.onclose = (e) => {
+          clearTimeout(timer);
+          reject(new Error(`closed during the download (code ${e.code})`));
+        };
+        ws.send(JSON.stringify({ kind: p.kind, size: p.size, count, window: p.window }));
+      });
+    await phase(p.warmup);
+    const r = await measured(async () => {
+      await phase(p.count);
+      return {};
+    });
+    await close(ws);
+    return { ...r, count: p.count, bytes: bytes.length, rate: (bytes.length * p.count) / 1e6 / (r.wallMs / 1000) };
+  },
+
   /** Memory per open idle connection, after gc. */
-  async idle(url, p) {
+  async idle(urls, p) {
+    const url = urls.echo;
     if (typeof gc !== 'function') throw new Error('run with --expose-gc');
     const settle = async () => {
       for (let i = 0; i < 4; i++) {
@@ -578,10 +663,10 @@ process.on('message', async (m) => {
   if (!m || m.type !== 'run') return;
   try {
     makeStream = loadStreamImplementation(m.impl);
-    if (makeStream === null) makeSocket = loadImplementation(m.impl, m.params.deflate === true, m.params.wsThreshold);
+    if (makeStream === null) makeSocket = loadImplementation(m.impl, m.params, m.beforeDist);
     const fn = workloads[m.workload];
     if (!fn) throw new Error(`unknown workload '${m.workload}'`);
-    const result = await fn(m.url, { ...m.params, bulkUrl: m.bulkUrl });
+    const result = await fn(m.urls, m.params);
     process.send({ type: 'result', result }, () => process.exit(0));
   } catch (err) {
     process.send({ type: 'result', error: String((err && err.stack) || err) }, () => process.exit(1));

@@ -4,15 +4,19 @@
  *
  *   node bench/run.js [--parts micro,api] [--reps 5] [--micro-reps 7] [--impls ours,ws,undici]
  *                     [--workloads latency,small-text,...] [--idle 10000] [--idle-reps 2]
- *                     [--server ours|ws] [--quick] [--cpu-prof] [--node <path>]
+ *                     [--server ours,ws] [--quick] [--cpu-prof] [--node <path>] [--before <dist dir>]
+ *                     [--deflate-server ours,ws] [--ws-threshold 0] [--deflate-quiet-ms 2500]
  *                     [--stream-impls ours-stream,undici-stream,ours] [--stream-reps 3]
  *
- * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one echo server
- * child (bench/echo-server.js) and runs every measurement in a fresh client child
- * (bench/client.js), implementations interleaved repetition by repetition. Progress goes to
+ * Part 1 (micro) runs bench/micro.js in a child process. Part 2 (api) starts one server child
+ * per server kind (bench/echo-server.js: ours and ws's) and runs every measurement in a fresh
+ * client child (bench/client.js), servers and implementations interleaved repetition by
+ * repetition. Progress goes to
  * stderr, markdown tables to stdout, raw JSON to bench/results/.
- * The stream workloads (`stream-*`) run WebSocketStreams, ours and undici's, next to our
- * WebSocket, against the echo server and the bulk server (bulk-server.js) of the same child.
+ * The permessage-deflate workloads (`deflate-*`) run against servers that negotiate it
+ * (echo-server.js ours-deflate and ws-deflate). The stream workloads (`stream-*`) run
+ * WebSocketStreams, ours and undici's, next to our WebSocket, against our server and the bulk
+ * server (bulk-server.js) of its process.
  * `--cpu-prof` writes .cpuprofile files of our client's runs to bench/results/prof/.
  */
 
@@ -53,15 +57,27 @@ const parts = String(args.parts || 'micro,api').split(',');
 const reps = Number(args.reps || (quick ? 2 : 5));
 const microReps = Number(args['micro-reps'] || (quick ? 3 : 7));
 const impls = String(args.impls || 'ours,ws,undici').split(',');
+// `--before DIR`: a second build of ours (another commit's dist/), run as the implementation
+// `before` next to the others, for before/after figures from one run.
+const beforeDist = args.before ? path.resolve(String(args.before)) : null;
+if (beforeDist !== null && !impls.includes('before')) impls.splice(1, 0, 'before');
+for (const impl of impls) {
+  if (!['ours', 'ws', 'undici', 'before'].includes(impl)) throw new Error(`unknown implementation '${impl}'; use ours, ws, undici (and before with --before)`);
+}
+if (impls.includes('before') && beforeDist === null) throw new Error('the implementation before needs --before DIR');
+// Both servers by default, interleaved run by run: ours (its echoes of one read leave in one
+// write, so it stays far from saturation at rates where ws's server uses most of a core; see the
+// server CPU column) and ws's, the server the issue's targets are measured against.
+const serverModes = String(args.server || 'ours,ws').split(',');
+for (const m of serverModes) if (m !== 'ours' && m !== 'ws') throw new Error(`unknown server '${m}'; use ours, ws or ours,ws`);
 // The stream workloads' clients: our WebSocketStream, undici's, and our WebSocket for reference.
 const streamImpls = String(args['stream-impls'] || 'ours-stream,undici-stream,ours').split(',');
 const streamReps = Number(args['stream-reps'] || (quick ? 1 : 3));
-// Our server by default: its echoes of one read leave in one write, so it stays far from
-// saturation at rates where ws's server uses most of a core (see the server CPU column).
-const serverMode = String(args.server || 'ours');
-// The permessage-deflate workloads run against a second server that negotiates the extension:
-// ours (the client's codec in the server's role, replaying pre-compressed downloads) or ws's.
-const deflateServerMode = String(args['deflate-server'] || 'ours');
+// The permessage-deflate workloads run against servers that negotiate the extension, both by
+// default: ours (the client's codec in the server's role, replaying pre-compressed downloads)
+// and ws's.
+const deflateServerModes = String(args['deflate-server'] || 'ours,ws').split(',');
+for (const m of deflateServerModes) if (m !== 'ours' && m !== 'ws') throw new Error(`unknown deflate server '${m}'; use ours, ws or ours,ws`);
 // ws compresses messages of this many bytes and more; by default 0, as ours and browsers do,
 // so that both do the same work (ws's own default is 1024).
 const wsThreshold = args['ws-threshold'] === undefined ? 0 : Number(args['ws-threshold']);
@@ -92,6 +108,8 @@ const KiB = 1024;
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const q = (full, small) => (quick ? small : full);
+/** Megabytes (10^6 bytes) of payload that one run moved in its measured direction. */
+const mb = (r) => (r.bytes * r.count) / 1e6;
 
 /**
  * Every workload: the client function, its parameters, and how its result becomes table rows.
@@ -102,11 +120,12 @@ const workloads = [
     name: 'latency',
     op: 'round trip', ops: (r) => r.count,
     fn: 'latency',
-    params: { count: q(10000, 2000), warmup: 1000, capMs: 5000 },
+    params: { count: q(20000, 4000), warmup: 1000, capMs: 5000 },
     rows: [
       { label: 'round trip, 16 B binary', unit: 'round trips/s', better: 'higher', pick: (r) => r.rate },
       { label: 'round trip p50', unit: 'µs', better: 'lower', pick: (r) => r.p50us },
       { label: 'round trip p99', unit: 'µs', better: 'lower', pick: (r) => r.p99us },
+      { label: 'round trip p99.9', unit: 'µs', better: 'lower', pick: (r) => r.p999us },
     ],
   },
   {
@@ -125,24 +144,82 @@ const workloads = [
   },
   {
     name: 'binary-1m',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: false, size: MiB, count: q(128, 32), window: 8, warmup: 16, timeoutMs: 60000 },
     rows: [{ label: '1 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'binary-16m',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: false, size: 16 * MiB, count: q(12, 4), window: 2, warmup: 2, timeoutMs: 90000 },
     rows: [{ label: '16 MiB binary, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'utf8-64k',
-    op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
+    op: 'MB', ops: mb,
     fn: 'bulk',
     params: { text: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
     rows: [{ label: '64 KiB multi-byte UTF-8 text, echoed', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  // One-way workloads: the sink acks every `ack` messages, so at most `window` are unacked.
+  {
+    name: 'up-1m',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'binary', size: MiB, count: q(256, 64), window: 32, ack: 4, warmup: 32, timeoutMs: 60000 },
+    rows: [{ label: 'upload 1 MiB binary (ack every 4, window 32)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-16m',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'binary', size: 16 * MiB, count: q(24, 6), window: 2, ack: 1, warmup: 2, timeoutMs: 90000 },
+    rows: [{ label: 'upload 16 MiB binary (ack every 1, window 2)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-json-64k',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'json', size: 64 * 1024, count: q(2048, 512), window: 64, ack: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'upload 64 KiB JSON-lines text (ack every 16, window 64)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'up-utf8-64k',
+    op: 'MB', ops: mb,
+    fn: 'upload',
+    params: { kind: 'utf8', size: 64 * 1024, count: q(2048, 512), window: 64, ack: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'upload 64 KiB multi-byte UTF-8 text (ack every 16, window 64)', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  // The source keeps `window` messages in its writes.
+  {
+    name: 'down-json-64k',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'json', size: 64 * 1024, count: q(2048, 512), window: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'download 64 KiB JSON-lines text', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-utf8-64k',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'utf8', size: 64 * 1024, count: q(2048, 512), window: 16, warmup: 128, timeoutMs: 60000 },
+    rows: [{ label: 'download 64 KiB multi-byte UTF-8 text', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-1m',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'binary', size: MiB, count: q(256, 64), window: 4, warmup: 16, timeoutMs: 60000 },
+    rows: [{ label: 'download 1 MiB binary', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'down-16m',
+    op: 'MB', ops: mb,
+    fn: 'download',
+    params: { kind: 'binary', size: 16 * MiB, count: q(24, 6), window: 2, warmup: 2, timeoutMs: 90000 },
+    rows: [{ label: 'download 16 MiB binary', unit: 'MB/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'connect-seq',
@@ -156,14 +233,21 @@ const workloads = [
     op: 'connection', ops: (r) => r.count,
     fn: 'connect',
     params: { parallel: 100, count: q(2000, 500), warmup: 100 },
-    rows: [{ label: 'open + close, 100 in flight', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+    rows: [{ label: 'open + close, 100 in flight (ours: queued per address)', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
+  },
+  {
+    name: 'connect-par-pc',
+    op: 'connection', ops: (r) => r.count,
+    fn: 'connect',
+    params: { parallel: 100, count: q(2000, 500), warmup: 100, parallelConnect: true },
+    rows: [{ label: 'open + close, 100 in flight (ours: parallelConnect)', unit: 'conn/s', better: 'higher', pick: (r) => r.rate }],
   },
   {
     name: 'idle',
     op: 'connection opened', ops: (r) => r.count,
     fn: 'idle',
     reps: idleReps,
-    params: { count: idleCount, parallel: 100 },
+    params: { count: idleCount, parallel: 100, parallelConnect: true },
     rows: [
       { label: `idle: heap+external per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.heapExternalPerConn },
       { label: `idle: RSS per conn (${idleCount})`, unit: 'bytes', better: 'lower', pick: (r) => r.rssPerConn },
@@ -183,7 +267,7 @@ const workloads = [
     name: 'stream-download',
     stream: true,
     op: 'MB', ops: (r) => r.bytes / 1e6,
-    fn: 'download',
+    fn: 'bulkDownload',
     params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB },
     rows: [
       { label: `download ${q('1 GiB', '128 MiB')} in 64 KiB messages`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
@@ -194,7 +278,7 @@ const workloads = [
     name: 'stream-download-slow',
     stream: true,
     op: 'MB', ops: (r) => r.bytes / 1e6,
-    fn: 'download',
+    fn: 'bulkDownload',
     params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB, slowMs: 1, slowEvery: 256 * KiB },
     rows: [
       { label: `download ${q('1 GiB', '128 MiB')}, slow reader (1 ms per 256 KiB)`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
@@ -206,7 +290,7 @@ const workloads = [
     name: 'stream-upload',
     stream: true,
     op: 'MB', ops: (r) => r.bytes / 1e6,
-    fn: 'upload',
+    fn: 'bulkUpload',
     params: { bytes: q(GiB, 128 * MiB), size: 64 * KiB, warmupBytes: 32 * MiB, highWater: MiB },
     rows: [
       { label: `upload ${q('1 GiB', '128 MiB')} in 64 KiB messages (await writer.write())`, unit: 'MB/s', better: 'higher', pick: (r) => r.rate },
@@ -218,7 +302,7 @@ const workloads = [
     name: 'deflate-download',
     server: 'deflate',
     op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
-    fn: 'download',
+    fn: 'deflateDownload',
     params: { deflate: true, size: 64 * 1024, count: q(800, 200), warmup: 100, timeoutMs: 60000 },
     rows: [{ label: 'deflate: 64 KiB JSON downloads', unit: 'MB/s of JSON', better: 'higher', pick: (r) => r.rate }],
   },
@@ -226,7 +310,7 @@ const workloads = [
     name: 'deflate-upload',
     server: 'deflate',
     op: 'MB', ops: (r) => (r.bytes * r.count) / 1e6,
-    fn: 'upload',
+    fn: 'deflateUpload',
     params: { deflate: true, size: 64 * 1024, count: q(800, 200), window: 16, warmup: 100, timeoutMs: 60000 },
     rows: [
       { label: 'deflate: 64 KiB JSON uploads', unit: 'MB/s of JSON', better: 'higher', pick: (r) => r.rate },
@@ -247,7 +331,7 @@ const workloads = [
     op: 'connection opened', ops: (r) => r.count,
     fn: 'idle',
     reps: idleReps,
-    params: { deflate: true, count: idleCount, parallel: 100, message: JSON.stringify({ type: 'hello', user: 'someone@example.com', topics: ['news', 'sports', 'weather'] }), quietMs: deflateQuietMs },
+    params: { deflate: true, count: idleCount, parallel: 100, parallelConnect: true, message: JSON.stringify({ type: 'hello', user: 'someone@example.com', topics: ['news', 'sports', 'weather'] }), quietMs: deflateQuietMs },
     rows: [
       { label: `deflate, ${idleCount} conns, one message each, just after: heap+external per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.justAfter.heapExternalPerConn },
       { label: `deflate, ${idleCount} conns, one message each, just after: RSS per conn`, unit: 'bytes', better: 'lower', pick: (r) => r.justAfter.rssPerConn },
@@ -335,7 +419,7 @@ function microTable(micro) {
 
 // ---- part 2: api --------------------------------------------------------------------------
 
-function startServer(mode = serverMode) {
+function startServer(mode) {
   return new Promise((resolve, reject) => {
     const child = fork(path.join(__dirname, 'echo-server.js'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const pending = new Map();
@@ -344,9 +428,8 @@ function startServer(mode = serverMode) {
       if (m.type === 'ready') {
         resolve({
           child,
-          port: m.port,
-          bulkPort: m.bulkPort,
-          lightPort: m.lightPort,
+          mode,
+          urls: m.urls,
           /** The server's CPU time (ms) and RSS, as of now. */
           sample() {
             return new Promise((res) => {
@@ -374,14 +457,17 @@ function startServer(mode = serverMode) {
 
 /** Runs one measurement in a fresh client process; resolves with its result or `{ error }`. */
 function runClient(server, impl, workload) {
+  // The stream workloads name one function for WebSocketStreams and one for our WebSocket.
   const fn = typeof workload.fn === 'string' ? workload.fn : impl.endsWith('-stream') ? workload.fn.stream : workload.fn.socket;
+  // The deflate idle workload goes to ours-deflate's light server (no zlib state kept).
+  const urls = workload.server === 'deflate-light' ? { ...server.urls, echo: server.urls.light } : server.urls;
   return new Promise((resolve) => {
     const execArgv = ['--expose-gc'];
     let profFile = null;
-    if (cpuProf && (impl === 'ours' || impl === 'ours-stream')) {
+    if (cpuProf && (impl === 'ours' || impl === 'before' || impl === 'ours-stream')) {
       const dir = path.join(resultsDir, 'prof');
       fs.mkdirSync(dir, { recursive: true });
-      profFile = path.join(dir, `${workload.name}-${Date.now()}.cpuprofile`);
+      profFile = path.join(dir, `${workload.name}-${server.mode}-${impl}-${Date.now()}.cpuprofile`);
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${path.basename(profFile)}`);
     }
     const child = fork(path.join(__dirname, 'client.js'), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -413,8 +499,7 @@ function runClient(server, impl, workload) {
       }
       resolve(result);
     });
-    const port = workload.server === 'deflate-light' ? server.lightPort : server.port;
-    child.send({ type: 'run', impl, workload: fn, url: `ws://127.0.0.1:${port}/`, bulkUrl: `ws://127.0.0.1:${server.bulkPort}`, params: workload.params });
+    child.send({ type: 'run', impl, workload: fn, urls, params: workload.params, beforeDist });
   });
 }
 
@@ -422,37 +507,49 @@ function apiTables(api) {
   const lines = [
     `### Part 2: API benchmark (median of ${reps} runs, ${idleReps} for idle; min–max in parentheses; each run a fresh client process)`,
     '',
-    `Echo server: ${api.server} in its own process` +
-      (api.workloads.some((w) => w.name.startsWith('deflate')) ? `; deflate rows: ${api.deflateServer}, with ws compressing from ${api.wsThreshold} bytes` : '') +
-      `. Client CPU = the client process's CPU time over the measured section / wall time ` +
+    `Servers, each in its own process: ${api.servers.map((s) => `**${s.mode}** = ${s.label}`).join('; ')}. ` +
+      'Every workload runs against each server, servers and clients interleaved run by run; the deflate rows against the servers that negotiate it, ' +
+      `ws's compressing from ${api.wsThreshold} bytes. ` +
+      'Client CPU = the client process\'s CPU time over the measured section / wall time ' +
       '(100% = one core busy, so the client was CPU-bound; on a shared machine less can also mean it waited for a core); ' +
-      'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the echo server. Ratios are of medians; ' +
+      'CPU µs per op = client CPU time / work done, which waiting does not inflate. Server CPU likewise for the server. Ratios are of medians; ' +
       'for "higher" rows a ratio above 1 means faster than ws, for "lower" rows below 1 is better.',
     '',
-    '| workload | unit | ours | ws | undici | ours/ws | undici/ws | client CPU % (ours / ws / undici) | client CPU µs per op (ours / ws / undici) | server CPU % (during ours / ws / undici) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
   ];
+  // Columns: the default three, or the implementations run (with `before`, in the order given).
+  const all = beforeDist === null ? ['ours', 'ws', 'undici'] : impls;
+  const others = all.filter((impl) => impl !== 'ws');
+  const names = all.join(' / ');
+  lines.push(
+    `| workload | unit | server | ${all.join(' | ')} | ${others.map((impl) => `${impl}/ws`).join(' | ')} | client CPU % (${names}) | client CPU µs per op (${names}) | server CPU % (during ${names}) |`,
+    `|---|---|---|${all.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|---|---|`,
+  );
   for (const w of api.workloads.filter((x) => !x.stream)) {
-    const cpu = (impl, key) => {
-      const runs = (w.runs[impl] || []).filter((r) => !r.error);
-      return median(runs.map((r) => (100 * r[key]) / r.wallMs));
-    };
     for (const [i, row] of w.rows.entries()) {
-      const values = {};
-      for (const impl of ['ours', 'ws', 'undici']) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
-      const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
-      const cpuCell = (key) => (i === 0 ? ['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(cpu(impl, key)) : '—')).join(' / ') : '');
-      const perOp = (impl) => median((w.runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
-      const perOpCell = i === 0 ? `${['ours', 'ws', 'undici'].map((impl) => (impls.includes(impl) ? fmt(perOp(impl)) : '—')).join(' / ')} per ${w.op}` : '';
-      lines.push(
-        `| ${row.label} | ${row.unit} (${row.better}) | ${show('ours')} | ${show('ws')} | ${show('undici')} | ${ratio(median(values.ours), median(values.ws))} | ${ratio(median(values.undici), median(values.ws))} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
-      );
+      // The rows of one measure against each server, next to each other.
+      for (const mode of Object.keys(w.runs)) {
+        const runsOf = (impl) => w.runs[mode][impl] || [];
+        const ok = (impl) => runsOf(impl).filter((r) => !r.error);
+        const cpu = (impl, key) => median(ok(impl).map((r) => (100 * r[key]) / r.wallMs));
+        const values = {};
+        for (const impl of all) values[impl] = runsOf(impl).map((r) => (r.error ? NaN : row.pick(r)));
+        const show = (impl) => (impls.includes(impl) ? cell(values[impl]) : '—');
+        const each = (f) => all.map((impl) => (impls.includes(impl) ? fmt(f(impl)) : '—')).join(' / ');
+        const cpuCell = (key) => (i === 0 ? each((impl) => cpu(impl, key)) : '');
+        const perOp = (impl) => median(ok(impl).map((r) => (1000 * r.cpuMs) / w.ops(r)));
+        const perOpCell = i === 0 ? `${each(perOp)} per ${w.op}` : '';
+        lines.push(
+          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${all.map(show).join(' | ')} | ${others.map((impl) => ratio(median(values[impl]), median(values.ws))).join(' | ')} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
+        );
+      }
     }
   }
   const errors = [];
   for (const w of api.workloads.filter((x) => !x.stream)) {
-    for (const impl of Object.keys(w.runs)) {
-      for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
+    for (const mode of Object.keys(w.runs)) {
+      for (const impl of Object.keys(w.runs[mode])) {
+        for (const r of w.runs[mode][impl]) if (r.error) errors.push(`- ${w.name} / ${mode} server / ${impl}: ${r.error.split('\n')[0]}`);
+      }
     }
   }
   if (errors.length) lines.push('', 'Failed runs:', ...errors);
@@ -474,36 +571,50 @@ function streamTable(api) {
   ];
   const errors = [];
   for (const w of api.workloads.filter((x) => x.stream)) {
+    // Run against one server only (ours, with its bulk server).
+    const runs = w.runs[Object.keys(w.runs)[0]];
     for (const [i, row] of w.rows.entries()) {
       const values = {};
-      for (const impl of cols) values[impl] = (w.runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
+      for (const impl of cols) values[impl] = (runs[impl] || []).map((r) => (r.error ? NaN : row.pick(r)));
       const show = (impl) => (streamImpls.includes(impl) ? cell(values[impl]) : '—');
-      const perOp = (impl) => median((w.runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
+      const perOp = (impl) => median((runs[impl] || []).filter((r) => !r.error).map((r) => (1000 * r.cpuMs) / w.ops(r)));
       const perOpCell = i === 0 ? `${cols.map((impl) => (streamImpls.includes(impl) ? fmt(perOp(impl)) : '—')).join(' / ')} per ${w.op}` : '';
       const m = (impl) => median(values[impl]);
       lines.push(`| ${row.label} | ${row.unit} (${row.better}) | ${cols.map(show).join(' | ')} | ${ratio(m('ours-stream'), m('undici-stream'))} | ${ratio(m('ours-stream'), m('ours'))} | ${perOpCell} |`);
     }
-    for (const impl of Object.keys(w.runs)) {
-      for (const r of w.runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
+    for (const impl of Object.keys(runs)) {
+      for (const r of runs[impl]) if (r.error) errors.push(`- ${w.name} / ${impl}: ${r.error.split('\n')[0]}`);
     }
   }
   if (errors.length) lines.push('', 'Failed runs:', ...errors);
   return lines.join('\n');
 }
 
+const SERVER_DESCRIPTION = {
+  ours: 'dist/server.js TestServer (echo, fastEcho), and for the one-way workloads a sink and source on the engine (bench/echo-server.js)',
+  ws: `ws ${require('ws/package.json').version} WebSocketServer`,
+  'ours-deflate': "dist/server.js TestServer with perMessageDeflate (codec 'engine'; downloads pre-compressed with context takeover, zlib level 6; idle: codec 'apart')",
+  'ws-deflate': `ws ${require('ws/package.json').version} WebSocketServer with perMessageDeflate { threshold: 0 }`,
+};
+
+/** The servers a workload runs against, each in its own process. */
+function serversFor(w) {
+  if (w.server === 'deflate' || w.server === 'deflate-light') return deflateServerModes.map((m) => `${m}-deflate`);
+  // The stream workloads need the bulk server, which runs next to every server; ours is enough.
+  if (w.stream) return ['ours'];
+  return serverModes;
+}
+
 async function runApi() {
   const chosen = workloads.filter((x) => selected.includes(x.name));
-  const server = chosen.some((w) => !w.server) ? await startServer() : null;
-  if (server) log(`[api] echo server (${serverMode}) on 127.0.0.1:${server.port}, pid ${server.child.pid}`);
-  const deflateServer = chosen.some((w) => w.server) ? await startServer(deflateServerMode === 'ws' ? 'ws-deflate' : 'ours-deflate') : null;
-  if (deflateServer) log(`[api] deflate server (${deflateServerMode}) on 127.0.0.1:${deflateServer.port} and ${deflateServer.lightPort}, pid ${deflateServer.child.pid}`);
-  const wsVersion = require('ws/package.json').version;
+  const servers = new Map();
+  for (const mode of new Set(chosen.flatMap(serversFor))) {
+    const server = await startServer(mode);
+    servers.set(mode, server);
+    log(`[api] ${mode} server: ${Object.values(server.urls).join(' ')}, pid ${server.child.pid}`);
+  }
   const out = {
-    server: serverMode === 'ws' ? `ws ${wsVersion} WebSocketServer` : 'dist/server.js TestServer (echo, fastEcho)',
-    deflateServer:
-      deflateServerMode === 'ws'
-        ? `ws ${wsVersion} WebSocketServer with perMessageDeflate { threshold: 0 }`
-        : "dist/server.js TestServer with perMessageDeflate (codec 'engine'; downloads pre-compressed with context takeover, zlib level 6; idle: codec 'apart')",
+    servers: [...servers.values()].map((s) => ({ mode: s.mode, label: SERVER_DESCRIPTION[s.mode], urls: s.urls })),
     wsThreshold,
     deflateQuietMs,
     workloads: [],
@@ -512,24 +623,31 @@ async function runApi() {
     for (const w of chosen) {
       const n = w.reps || (w.stream ? streamReps : reps);
       const clients = w.stream ? streamImpls : impls;
+      const modes = serversFor(w);
       const entry = { name: w.name, stream: w.stream === true, params: w.params, rows: w.rows, op: w.op, ops: w.ops, runs: {} };
-      for (const impl of clients) entry.runs[impl] = [];
+      for (const mode of modes) {
+        entry.runs[mode] = {};
+        for (const impl of clients) entry.runs[mode][impl] = [];
+      }
+      let turn = 0;
       for (let rep = 0; rep < n; rep++) {
-        // Rotate who goes first, so that no implementation always runs right after the same one.
-        const order = clients.map((_, i) => clients[(i + rep) % clients.length]);
-        for (const impl of order) {
-          const t0 = Date.now();
-          const r = await runClient(w.server ? deflateServer : server, impl, w);
-          entry.runs[impl].push(r);
-          const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
-          log(`[api] ${w.name} ${rep + 1}/${n} ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+        for (const mode of modes) {
+          // Rotate who goes first, so that no implementation always runs right after the same one.
+          const order = clients.map((_, i) => clients[(i + turn) % clients.length]);
+          turn++;
+          for (const impl of order) {
+            const t0 = Date.now();
+            const r = await runClient(servers.get(mode), impl, w);
+            entry.runs[mode][impl].push(r);
+            const main = r.error ? `ERROR ${r.error.split('\n')[0]}` : `${fmt(w.rows[0].pick(r))} ${w.rows[0].unit}`;
+            log(`[api] ${w.name} ${rep + 1}/${n} ${mode} server, ${impl}: ${main} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+          }
         }
       }
       out.workloads.push(entry);
     }
   } finally {
-    if (server) await server.stop();
-    if (deflateServer) await deflateServer.stop();
+    for (const server of servers.values()) await server.stop();
   }
   return out;
 }
@@ -539,10 +657,14 @@ function profileSection(api) {
   const { summarize, toMarkdown } = require('./prof-top.js');
   const lines = ['### CPU profile of our client (node --cpu-prof; samples inside the measured section only)'];
   for (const w of api.workloads) {
-    const run = (w.runs.ours || []).find((r) => r.profFile && r.windowUs);
-    if (!run) continue;
-    const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
-    lines.push('', toMarkdown(`${w.name}: ${path.relative(process.cwd(), run.profFile)}`, s));
+    for (const mode of Object.keys(w.runs)) {
+      for (const impl of ['ours', 'before', 'ours-stream']) {
+        const run = (w.runs[mode][impl] || []).find((r) => r.profFile && r.windowUs);
+        if (!run) continue;
+        const s = summarize(run.profFile, { fromUs: run.windowUs[0], toUs: run.windowUs[1], top: 15 });
+        lines.push('', toMarkdown(`${w.name}, ${mode} server, ${impl}: ${path.relative(process.cwd(), run.profFile)}`, s));
+      }
+    }
   }
   return lines.join('\n');
 }

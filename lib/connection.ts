@@ -13,6 +13,7 @@ import { encodeCloseBody, frameHeadSize, maskCopy, maskInPlace, MaskPool, writeF
 import { basicCredentials, buildClientRequest, generateKey, hasBasicChallenge, HttpHeadReader, validateServerResponse } from './handshake';
 import type { ConnectOptions, HeartbeatConfig } from './options';
 import { FrameParser, type ParserSink } from './parser';
+import { PIECE_SIZE, PiecePool } from './piece-pool';
 import { settings } from './settings';
 import { Dial, type DialHandler } from './transport';
 
@@ -55,16 +56,22 @@ const maskPool = new MaskPool();
 // replaces the per-frame head, payload copy and later join of the frames. Slab bytes are never
 // written twice: a run handed to the socket stays as it was until the socket is done with it.
 const SLAB_SIZE = 64 * 1024;
-// Payloads up to this size go into the slab; larger ones get a masked copy of their own, written
-// as its own chunk after their head (which still goes into the slab).
+// Payloads up to this size go into the slab; larger ones are masked into pooled pieces, written
+// after their head (which still goes into the slab).
 const INLINE_MAX = 16 * 1024;
 let slab = Buffer.allocUnsafeSlow(0);
 let slabOffset = 0;
-// Text to be compressed is encoded here first (compression copies it into zlib at once), so
-// that a compressed text message allocates nothing for its UTF-8 bytes. It grows, as needed,
-// to hold 64 KiB of any text (3 bytes per UTF-16 unit at most).
-const TEXT_SCRATCH_MAX = 3 * 64 * 1024;
-let textScratch = Buffer.allocUnsafeSlow(0);
+// The pieces of large payloads, shared by the connections of this realm; up to 4 MiB kept free.
+const piecePool = new PiecePool(64);
+// A message of more pieces than this is written in groups of this many as it is masked, so that
+// the kernel copies each group while it is still in the cache (and memory is not held twice).
+const GROUP_PIECES = 4;
+// Text is encoded here first when its frame cannot be built in the slab: large text, so that its
+// length is known before its head is written and it is then masked out of it piece by piece, and
+// text to be compressed (compression copies it into zlib at once). Either way, no buffer of its
+// own per message.
+const TEXT_SCRATCH_SIZE = 256 * 1024;
+let textScratch: Buffer | null = null;
 
 // The socket's listeners are shared functions that find their connection here, so that a
 // connection does not bind four closures of its own.
@@ -81,7 +88,9 @@ interface OwnedSocket extends net.Socket {
 export class Connection implements ParserSink, DialHandler {
   readonly #handler: ConnectionHandler;
   readonly #owner: object;
-  readonly #url: URL;
+  // Until the handshake ends; then only its serialization, for diagnostics, is kept.
+  #url: URL | null;
+  readonly #href: string;
   readonly #options: ConnectOptions;
   // Needed until the handshake response is checked, then dropped so idle connections keep less.
   #protocols: readonly string[];
@@ -118,6 +127,7 @@ export class Connection implements ParserSink, DialHandler {
   #runStart = 0;
   #runEnd = 0;
   #batchBytes = 0; // application bytes in this tick's frames
+  #batchPieces: Buffer[] | null = null; // pooled pieces in this tick's frames, freed once written
   #flushScheduled = false;
   // Application bytes of each batch handed to the socket, and the write callback reporting them;
   // both made on the first send, so that connections that never send stay small.
@@ -143,6 +153,7 @@ export class Connection implements ParserSink, DialHandler {
    */
   constructor(url: URL, options: ConnectOptions, handler: ConnectionHandler, owner: object) {
     this.#url = url;
+    this.#href = url.href;
     this.#options = options;
     this.#protocols = options.protocols;
     this.#handler = handler;
@@ -216,7 +227,7 @@ export class Connection implements ParserSink, DialHandler {
     if (channels.fail.hasSubscribers) {
       channels.fail.publish({
         websocket: connection.#owner,
-        url: connection.#url.href,
+        url: connection.#href,
         reason: `the closing handshake timed out: no Close frame from the server within ${settings.closeTimeoutMs} ms`,
       });
     }
@@ -226,7 +237,7 @@ export class Connection implements ParserSink, DialHandler {
   // --- opening handshake -------------------------------------------------------------------
 
   #sendRequest(): void {
-    const url = this.#url;
+    const url = this.#url as URL;
     // Offered unless the options turn it off (or this Node's zlib cannot be driven as deflate.ts
     // needs, which no supported version lacks).
     this.#offeredDeflate = this.#options.perMessageDeflate !== false && deflateAvailable();
@@ -251,7 +262,8 @@ export class Connection implements ParserSink, DialHandler {
    * carrying them, within the same handshake timeout. @see https://fetch.spec.whatwg.org/#http-network-or-cache-fetch (step 14)
    */
   #retryWithCredentials(head: { startLine: string; headers: Map<string, string> }): boolean {
-    if (this.#authRetried || (this.#url.username === '' && this.#url.password === '')) return false;
+    const url = this.#url as URL;
+    if (this.#authRetried || (url.username === '' && url.password === '')) return false;
     if (!/^HTTP\/1\.[01] 401(?: |$)/.test(head.startLine) || !hasBasicChallenge(head.headers.get('www-authenticate'))) return false;
     if (this.#options.headers.some(([name]) => name.toLowerCase() === 'authorization')) return false;
     this.#authRetried = true;
@@ -270,9 +282,9 @@ export class Connection implements ParserSink, DialHandler {
   #onData(chunk: Buffer): void {
     // A failed connection reads only to drain the socket (see #fail): nothing more is parsed.
     if (this.#failed) return;
-    if (this.#parser !== null) {
+    if (this.#parser !== null || this.#phase === Phase.OPEN) {
       this.#received = true; // a sign of life for the heartbeat
-      this.#parser.push(chunk);
+      (this.#parser ??= this.#makeParser()).push(chunk);
       return;
     }
     if (this.#phase !== Phase.CONNECTING) return;
@@ -288,7 +300,7 @@ export class Connection implements ParserSink, DialHandler {
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(result.head.startLine);
       channels.handshake.publish({
         websocket: this.#owner,
-        url: this.#url.href,
+        url: this.#href,
         status: status === null ? 0 : Number(status[1]),
         headers: Object.fromEntries(result.head.headers),
       });
@@ -297,6 +309,7 @@ export class Connection implements ParserSink, DialHandler {
     const outcome = validateServerResponse(result.head, this.#key, this.#protocols, this.#offeredDeflate);
     this.#key = '';
     this.#protocols = NO_PROTOCOLS;
+    this.#url = null;
     if (typeof outcome === 'string') {
       this.#fail(undefined, `invalid handshake response: ${outcome}`);
       return;
@@ -306,14 +319,19 @@ export class Connection implements ParserSink, DialHandler {
     this.#phase = Phase.OPEN;
     const deflateConfig = this.#options.perMessageDeflate;
     if (outcome.deflate !== null && deflateConfig !== false) this.#deflate = new PerMessageDeflate(outcome.deflate, deflateConfig);
-    this.#parser = new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload, decompressor: this.#deflate });
     if (this.#options.heartbeat !== null) this.#armHeartbeat(this.#options.heartbeat.interval);
     if (channels.open.hasSubscribers) {
-      channels.open.publish({ websocket: this.#owner, url: this.#url.href, protocol: outcome.protocol, extensions: outcome.extensions });
+      channels.open.publish({ websocket: this.#owner, url: this.#href, protocol: outcome.protocol, extensions: outcome.extensions });
     }
     this.#handler.onEstablished(outcome.protocol, outcome.extensions);
     // Bytes after the response head are already frames.
-    if (result.rest.length > 0) this.#parser.push(result.rest);
+    if (result.rest.length > 0) (this.#parser ??= this.#makeParser()).push(result.rest);
+  }
+
+  // Made on the first bytes after the handshake: a connection that has received nothing yet
+  // (an idle subscription) holds no parser (~250 bytes with its arrays).
+  #makeParser(): FrameParser {
+    return new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload, decompressor: this.#deflate });
   }
 
   // --- ParserSink ----------------------------------------------------------------------------
@@ -326,7 +344,7 @@ export class Connection implements ParserSink, DialHandler {
   /** @internal RFC 6455 §5.5.2: answer a Ping with a Pong carrying its payload. */
   onPing(payload: Buffer): void {
     if (channels.ping.hasSubscribers) {
-      channels.ping.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+      channels.ping.publish({ websocket: this.#owner, url: this.#href, data: Buffer.from(payload) });
     }
     if (!this.#closeSent) this.#enqueue(Opcode.PONG, payload, 0);
   }
@@ -337,7 +355,7 @@ export class Connection implements ParserSink, DialHandler {
    */
   onPong(payload: Buffer): void {
     if (channels.pong.hasSubscribers) {
-      channels.pong.publish({ websocket: this.#owner, url: this.#url.href, data: Buffer.from(payload) });
+      channels.pong.publish({ websocket: this.#owner, url: this.#href, data: Buffer.from(payload) });
     }
     const waiters = this.#pongWaiters;
     if (waiters === null) return;
@@ -399,19 +417,17 @@ export class Connection implements ParserSink, DialHandler {
   sendText(text: string): number {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8 (a surrogate pair: 4 for 2 units).
     const maxBytes = text.length * 3;
-    if (this.#deflate !== null && this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_MAX) {
-      // Compressed (or not, under the threshold) by #write right away, so the scratch is free again.
-      if (textScratch.length < maxBytes) textScratch = Buffer.allocUnsafeSlow(Math.max(maxBytes, Math.min(2 * textScratch.length, TEXT_SCRATCH_MAX), 4096));
-      const scratch = textScratch;
-      const length = scratch.write(text, 0, maxBytes, 'utf8');
-      this.#write(Opcode.TEXT, scratch.subarray(0, length), length);
-      return length;
-    }
     if (this.#pending !== null || this.#phase !== Phase.OPEN || maxBytes > INLINE_MAX || this.#deflate !== null) {
-      // A fresh buffer of our own can be masked in place.
+      if (this.#pending === null && this.#phase === Phase.OPEN && maxBytes <= TEXT_SCRATCH_SIZE) {
+        const scratch = (textScratch ??= Buffer.allocUnsafeSlow(TEXT_SCRATCH_SIZE));
+        const length = scratch.write(text, 0, maxBytes, 'utf8');
+        // #write copies the bytes out of the scratch (masking or compressing them) before it returns.
+        this.#write(Opcode.TEXT, scratch.subarray(0, length), length);
+        return length;
+      }
       const bytes = Buffer.from(text, 'utf8');
       if (this.#pending !== null) this.#pending.push({ opcode: Opcode.TEXT, data: bytes, bytes: bytes.length });
-      else this.#writeOwned(Opcode.TEXT, bytes, bytes.length);
+      else this.#write(Opcode.TEXT, bytes, bytes.length);
       return bytes.length;
     }
     const headMax = frameHeadSize(maxBytes, true);
@@ -545,33 +561,38 @@ export class Connection implements ParserSink, DialHandler {
     }
     const length = data.length;
     if (length > INLINE_MAX) {
-      const out = Buffer.allocUnsafe(length);
-      this.#writeLarge(opcode, data, out, bytes, rsv1);
+      this.#writeLarge(opcode, data, bytes, rsv1);
       return;
     }
     const at = this.#reserve(frameHeadSize(length, true) + length);
     this.#extendRun(writeMaskedFrame(slab, at, opcode, data, maskPool, true, rsv1), bytes);
   }
 
-  /** Like #write, for a buffer that nobody else holds: large ones are masked in place. */
-  #writeOwned(opcode: Opcode, data: Buffer, bytes: number): void {
-    if (this.#phase !== Phase.OPEN) return;
-    if (data.length > INLINE_MAX && this.#deflate === null) this.#writeLarge(opcode, data, data, bytes, false);
-    else this.#write(opcode, data, bytes);
-  }
-
-  /** Puts the head into the batch's run and `out`, the masked `data`, after it as a chunk of its own. */
-  #writeLarge(opcode: Opcode, data: Uint8Array, out: Uint8Array, bytes: number, rsv1: boolean): void {
+  /**
+   * Puts a large frame into the batch: its head into the run, then `data` (which is not
+   * modified) masked into pooled pieces. A long message is written in groups as it is masked.
+   */
+  #writeLarge(opcode: Opcode, data: Uint8Array, bytes: number, rsv1: boolean): void {
     const length = data.length;
     const headSize = frameHeadSize(length, true);
     const at = this.#reserve(headSize);
     const key = slab;
     writeFrameHead(key, at, opcode, length, maskPool, true, rsv1);
-    this.#extendRun(at + headSize, bytes);
+    this.#extendRun(at + headSize, 0);
     this.#endRun();
-    if (out === data) maskInPlace(out, key, at + headSize - 4);
-    else maskCopy(data, out, 0, key, at + headSize - 4);
-    (this.#batch ??= []).push(out);
+    for (let offset = 0; offset < length; offset += PIECE_SIZE) {
+      const n = length - offset < PIECE_SIZE ? length - offset : PIECE_SIZE;
+      const piece = piecePool.take();
+      // Pieces are multiples of 4 bytes long, so each starts the key cycle afresh.
+      maskCopy(data.subarray(offset, offset + n), piece, 0, key, at + headSize - 4);
+      (this.#batch ??= []).push(n === PIECE_SIZE ? piece : piece.subarray(0, n));
+      const pieces = (this.#batchPieces ??= []);
+      pieces.push(piece);
+      if (pieces.length >= GROUP_PIECES && offset + n < length) this.#flush();
+    }
+    // Counted with the group holding the last piece, which the scheduled flush writes.
+    this.#batchBytes += bytes;
+    this.#scheduleFlush();
   }
 
   /**
@@ -599,6 +620,10 @@ export class Connection implements ParserSink, DialHandler {
     slabOffset = end;
     this.#runEnd = end;
     this.#batchBytes += bytes;
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(flushConnection, this);
@@ -622,14 +647,24 @@ export class Connection implements ParserSink, DialHandler {
     const batch = this.#batch;
     if (batch === null) return;
     const bytes = this.#batchBytes;
+    const pieces = this.#batchPieces;
     this.#batch = null;
     this.#batchBytes = 0;
+    this.#batchPieces = null;
     const socket = this.#socket;
     if (socket === null || socket.destroyed) return;
     const last = batch.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(batch[i]);
-    if (bytes > 0) {
+    if (pieces !== null) {
+      // Written means the socket is done with the pieces: back to the pool. After an error
+      // they are left to the garbage collector.
+      (this.#flushedSizes ??= []).push(bytes);
+      socket.write(batch[last], (error?: Error | null) => {
+        this.#batchWritten(error);
+        if (!error) piecePool.give(pieces);
+      });
+    } else if (bytes > 0) {
       // One callback per batch reports the application bytes it carried.
       (this.#flushedSizes ??= []).push(bytes);
       socket.write(batch[last], (this.#onBatchWritten ??= this.#batchWritten.bind(this)));
@@ -641,7 +676,7 @@ export class Connection implements ParserSink, DialHandler {
 
   #batchWritten(error?: Error | null): void {
     const bytes = (this.#flushedSizes as number[]).shift() as number;
-    if (!error) this.#handler.onFlushed(bytes);
+    if (!error && bytes > 0) this.#handler.onFlushed(bytes);
   }
 
   /** @internal Runs the scheduled flush (called through process.nextTick). */
@@ -660,7 +695,7 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#failed || this.#phase === Phase.CLOSED) return;
     this.#failed = true;
     if (channels.fail.hasSubscribers) {
-      channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason, error });
+      channels.fail.publish({ websocket: this.#owner, url: this.#href, reason, error });
     }
     this.#releaseDial();
     const socket = this.#socket;
@@ -697,7 +732,7 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#phase === Phase.CONNECTING) {
       this.#fail(undefined, `connection error: ${error.message}`, error);
     } else if (channels.fail.hasSubscribers && !this.#failed) {
-      channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason: `socket error: ${error.message}`, error });
+      channels.fail.publish({ websocket: this.#owner, url: this.#href, reason: `socket error: ${error.message}`, error });
     }
   }
 
@@ -715,12 +750,13 @@ export class Connection implements ParserSink, DialHandler {
     if (this.#phase === Phase.CONNECTING && !this.#failed) {
       this.#failed = true;
       if (channels.fail.hasSubscribers) {
-        channels.fail.publish({ websocket: this.#owner, url: this.#url.href, reason: 'connection closed before the handshake completed' });
+        channels.fail.publish({ websocket: this.#owner, url: this.#href, reason: 'connection closed before the handshake completed' });
       }
     }
     this.#phase = Phase.CLOSED;
     this.#clearTimer();
     this.#batch = null;
+    this.#batchPieces = null;
     this.#runSlab = null;
     this.#pending = null;
     // The zlib memory goes now, not when the connection is collected.
@@ -732,7 +768,7 @@ export class Connection implements ParserSink, DialHandler {
     const code = this.#closeReceived ? this.#receivedCode : CloseCode.ABNORMAL_CLOSURE;
     const reason = this.#closeReceived ? this.#receivedReason : '';
     if (channels.close.hasSubscribers) {
-      channels.close.publish({ websocket: this.#owner, url: this.#url.href, wasClean, code, reason });
+      channels.close.publish({ websocket: this.#owner, url: this.#href, wasClean, code, reason });
     }
     this.#handler.onClosed(this.#failed, wasClean, code, reason);
     this.#endPings();

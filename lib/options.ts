@@ -111,16 +111,41 @@ export interface WebSocketInit {
 }
 
 
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_HEADERS: readonly (readonly [string, string])[] = Object.freeze([]);
+const DEFAULT_DEFLATE: DeflateConfig = Object.freeze({ threshold: 0 });
+// The record of sockets made with no protocols and no options, which most are: shared while the
+// settings it was read from stay the same, since a connection keeps its record (~200 bytes
+// with its arrays) for as long as it lives.
+let sharedDefaults: ConnectOptions | null = null;
+
 /** The options of a socket made with protocols only: the process-wide defaults. */
 export function defaultConnectOptions(protocols: readonly string[]): ConnectOptions {
+  if (protocols.length === 0) {
+    const shared = sharedDefaults;
+    if (
+      shared !== null &&
+      shared.tls === settings.tls &&
+      shared.handshakeTimeout === settings.handshakeTimeoutMs &&
+      shared.maxPayload === settings.maxMessageSize &&
+      shared.heartbeat === settings.heartbeat
+    ) {
+      return shared;
+    }
+    return (sharedDefaults = defaultsWith(NO_STRINGS));
+  }
+  return defaultsWith(protocols);
+}
+
+function defaultsWith(protocols: readonly string[]): ConnectOptions {
   return Object.freeze({
     protocols,
-    headers: [],
+    headers: NO_HEADERS,
     tls: settings.tls,
     proxy: undefined,
     handshakeTimeout: settings.handshakeTimeoutMs,
     maxPayload: settings.maxMessageSize,
-    perMessageDeflate: { threshold: 0 },
+    perMessageDeflate: DEFAULT_DEFLATE,
     heartbeat: settings.heartbeat,
     socketPath: null,
     parallelConnect: false,

@@ -1,7 +1,7 @@
 /**
  * The connection's send path on the wire: frames built straight into shared batch memory, text
  * encoded into the frame by sendText(), several connections writing in the same tick, and batches
- * larger than one slab. The TestServer parses what our client wrote (rejecting bad masking, bad
+ * larger than one slab, and large payloads masked into pooled pieces. The TestServer parses what our client wrote (rejecting bad masking, bad
  * lengths and invalid UTF-8 as protocol errors), so each message it reports is a valid frame.
  * @see RFC 6455 §5.2, §5.3, §5.6
  */
@@ -192,5 +192,62 @@ describe('batches', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     for (const text of expected) expect(await conn.nextText()).toBe(text);
+  });
+});
+
+describe('large payloads, masked into pooled pieces', () => {
+  /** `count` distinct payloads of `size` bytes, numbered from `first`. */
+  const distinct = (first: number, count: number, size: number): Buffer[] =>
+    Array.from({ length: count }, (_, k) => {
+      const b = Buffer.alloc(size);
+      for (let j = 0; j + 4 <= size; j += 4) b.writeUInt32BE(((first + k) * 0x9e3779b1 + j) >>> 0, j);
+      return b;
+    });
+
+  test('pieces reused for new messages never change the bytes of messages still queued behind a stalled reader', async () => {
+    const { connection, conn, recorder } = await connect();
+    // The server stops reading: the kernel takes what fits, the rest stays queued in our socket.
+    conn.socket.pause();
+    const size = 256 * 1024 + 7; // not a whole number of pieces
+    const first = distinct(0, 24, size);
+    for (const p of first) connection.send(false, p);
+    // Once some have been written, their pieces are back in the pool for the next messages.
+    conn.socket.resume();
+    await flushedAtLeast(recorder, 2 * size);
+    conn.socket.pause();
+    const second = distinct(24, 24, size);
+    for (const p of second) connection.send(false, p);
+    conn.socket.resume();
+    for (const p of [...first, ...second]) expect((await conn.nextBinary(10_000)).equals(p)).toBe(true);
+    await flushedAtLeast(recorder, 48 * size);
+    expect(recorder.flushed).toBe(48 * size);
+  });
+
+  test('the bytes sent are those at the call: changing the buffer right after send() changes nothing', async () => {
+    const { connection, conn } = await connect();
+    const payload = distinct(7, 1, 300_000)[0];
+    const copy = Buffer.from(payload);
+    connection.send(false, payload);
+    payload.fill(0);
+    expect((await conn.nextBinary()).equals(copy)).toBe(true);
+  });
+
+  test('large text, through the encoding scratch and past it: ASCII, multi-byte, astral and a lone surrogate (sent as U+FFFD)', async () => {
+    const { connection, conn } = await connect();
+    const texts = [
+      'x'.repeat(70_000), // 210 000 bytes at most: encoded in the scratch
+      'ü✓😀'.repeat(12_000) + '\uD800' + 'end', // still within the scratch bound
+      'y'.repeat(90_000), // 270 000 bytes at most: past the scratch, a buffer of its own
+      'é'.repeat(200_000), // past it, 400 000 bytes
+    ];
+    for (const text of texts) {
+      const bytes = Buffer.from(text, 'utf8');
+      expect(connection.sendText(text)).toBe(bytes.length);
+    }
+    for (const text of texts) {
+      const m = await conn.next('message');
+      expect(m.isText).toBe(true);
+      expect(m.data.equals(Buffer.from(text, 'utf8'))).toBe(true);
+    }
   });
 });

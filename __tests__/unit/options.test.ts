@@ -52,6 +52,23 @@ describe('dictionary members', () => {
     expect(Object.isFrozen(o)).toBe(true);
   });
 
+  test('sockets made with no options share one record, which follows the process-wide settings when they change', () => {
+    const first = convert(undefined);
+    expect(convert([])).toBe(first);
+    expect(convert(['chat'])).not.toBe(first);
+    const saved = settings.handshakeTimeoutMs;
+    settings.handshakeTimeoutMs = saved + 1234;
+    try {
+      const changed = convert(undefined);
+      expect(changed).not.toBe(first);
+      expect(changed.handshakeTimeout).toBe(saved + 1234);
+      expect(first.handshakeTimeout).toBe(saved);
+    } finally {
+      settings.handshakeTimeoutMs = saved;
+    }
+    expect(convert(undefined).handshakeTimeout).toBe(saved);
+  });
+
   test('a member whose value is undefined counts as absent; unknown members are ignored', () => {
     expect(convert({ maxPayload: undefined, handshakeTimeout: undefined, whatever: 1, rejectUnauthorized: false })).toEqual(convert({}));
   });

@@ -541,6 +541,49 @@ describe('views handed out are not clobbered', () => {
   });
 });
 
+describe('messages joined from pieces', () => {
+  /** Whether `data` spans the whole of its ArrayBuffer (so the API can hand that over without a copy). */
+  const ownsBuffer = (data: Buffer): boolean => data.byteOffset === 0 && data.buffer.byteLength === data.length;
+
+  test('a message from several chunks or fragments owns its whole ArrayBuffer, whatever the split; one within a chunk is a view of it', () => {
+    const payload = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 0xff));
+    const unfragmented = raw({ opcode: Opcode.BINARY, payload });
+    const fragmented = Buffer.concat([
+      raw({ opcode: Opcode.BINARY, payload: payload.subarray(0, 1000), fin: false }),
+      raw({ opcode: Opcode.PING, payload: 'p' }),
+      raw({ opcode: Opcode.CONTINUATION, payload: payload.subarray(1000, 1000), fin: false }),
+      raw({ opcode: Opcode.CONTINUATION, payload: payload.subarray(1000) }),
+    ]);
+    for (const stream of [unfragmented, fragmented]) {
+      // Cuts after the 4-byte head of the unfragmented frame, so that its payload spans both.
+      for (const cut of [5, 6, 999, 1003, 1008, 1012, 2500, stream.length - 1]) {
+        const { parser, events } = makeParser();
+        parser.push(Buffer.from(stream.subarray(0, cut)));
+        parser.push(Buffer.from(stream.subarray(cut)));
+        const message = events.find((e) => e.type === 'message') as { data: Buffer };
+        expect(message.data.equals(payload)).toBe(true);
+        expect(ownsBuffer(message.data)).toBe(true);
+      }
+    }
+    const { parser, events } = makeParser();
+    const chunk = Buffer.concat([unfragmented, raw({ opcode: Opcode.TEXT, payload: 'after' })]);
+    parser.push(chunk);
+    expect((events[0] as { data: Buffer }).data.buffer).toBe(chunk.buffer);
+  });
+
+  test('a message whose last frame arrives in several chunks, fed byte by byte in the server role, is unmasked and whole', () => {
+    const payload = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 13) & 0xff));
+    const stream = Buffer.concat([
+      raw({ opcode: Opcode.BINARY, payload: payload.subarray(0, 700), fin: false, key: KEY }),
+      raw({ opcode: Opcode.CONTINUATION, payload: payload.subarray(700), key: Uint8Array.of(5, 6, 7, 8) }),
+    ]);
+    const { parser, events } = makeParser({ role: 'server' });
+    for (let i = 0; i < stream.length; i++) parser.push(Buffer.from(stream.subarray(i, i + 1)));
+    expect(events).toHaveLength(1);
+    expect((events[0] as { data: Buffer }).data.equals(payload)).toBe(true);
+  });
+});
+
 describe('writer -> parser round trips (property)', () => {
   // Lengths around every boundary of the length forms, and random ones between.
   const length = fc.oneof(
