@@ -16,13 +16,17 @@ import { FrameParser, type ParserSink } from './parser';
 import { PIECE_SIZE, PiecePool } from './piece-pool';
 import { settings } from './settings';
 import { Dial, type DialHandler } from './transport';
+import { utf8Decode } from './validation';
 
 /** What a connection tells its owner. */
 export interface ConnectionHandler {
   /** _The WebSocket Connection is Established_ (RFC 6455 §4.1). */
   onEstablished(protocol: string, extensions: string): void;
-  /** _A WebSocket Message Has Been Received_ (RFC 6455 §6.2). */
-  onMessage(isText: boolean, data: Buffer): void;
+  /**
+   * _A WebSocket Message Has Been Received_ (RFC 6455 §6.2): text already decoded (a string), or
+   * binary data; `byteLength`: its size on the wire, inflated.
+   */
+  onMessage(data: string | Buffer, byteLength: number): void;
   /** The peer's Close frame arrived before we sent ours: _the closing handshake is started_. */
   onClosingHandshakeStarted(): void;
   /** `bytes` of application data were handed to the operating system. */
@@ -331,14 +335,15 @@ export class Connection implements ParserSink, DialHandler {
   // Made on the first bytes after the handshake: a connection that has received nothing yet
   // (an idle subscription) holds no parser (~250 bytes with its arrays).
   #makeParser(): FrameParser {
-    return new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload, decompressor: this.#deflate });
+    return new FrameParser(this, { role: 'client', maxMessageSize: this.#options.maxPayload, decompressor: this.#deflate, transientText: true });
   }
 
   // --- ParserSink ----------------------------------------------------------------------------
 
   /** @internal */
   onMessage(isText: boolean, data: Buffer): void {
-    this.#handler.onMessage(isText, data);
+    // Text is decoded now: its bytes may be the parser's reused buffer (transientText).
+    this.#handler.onMessage(isText ? utf8Decode(data) : data, data.length);
   }
 
   /** @internal RFC 6455 §5.5.2: answer a Ping with a Pong carrying its payload. */

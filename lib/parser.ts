@@ -12,7 +12,8 @@ export interface ParserSink {
   /**
    * A complete message, inflated if it came compressed (`compressed`). `data` may be a view of a
    * pushed chunk; it stays valid as long as the chunk does (the parser never writes into a chunk
-   * after handing out a view of it).
+   * after handing out a view of it). With `transientText`, the bytes of a text message may be
+   * valid only until this returns.
    */
   onMessage(isText: boolean, data: Buffer, compressed: boolean): void;
   /** A Ping; the connection answers with a Pong carrying the same `payload`. */
@@ -61,6 +62,12 @@ export interface ParserOptions {
    * one, any RSV bit fails the connection.
    */
   decompressor?: MessageDecompressor | null;
+  /**
+   * Text messages made of several pieces are joined into a buffer the parser reuses, instead of
+   * one of their own: for a sink that decodes text at once (a fresh buffer per message would
+   * only be garbage, and its allocation costs more than the copy).
+   */
+  transientText?: boolean;
 }
 
 const State = { HEAD: 0, LENGTH_16: 1, LENGTH_64: 2, MASK_KEY: 3, PAYLOAD: 4, STOPPED: 5 } as const;
@@ -82,6 +89,7 @@ const STAGING_MAX = 16 * 1024;
 export class FrameParser {
   readonly #sink: ParserSink;
   readonly #server: boolean;
+  readonly #transientText: boolean;
   readonly #maxMessageSize: number;
   readonly #decompressor: MessageDecompressor | null;
 
@@ -114,6 +122,7 @@ export class FrameParser {
   constructor(sink: ParserSink, options: ParserOptions) {
     this.#sink = sink;
     this.#server = options.role === 'server';
+    this.#transientText = options.transientText === true;
     this.#maxMessageSize = options.maxMessageSize ?? Defaults.maxMessageSize;
     this.#decompressor = options.decompressor ?? null;
   }
@@ -319,7 +328,7 @@ export class FrameParser {
     if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence');
     }
-    const data = joinFragments(this.#fragments, this.#messageLength);
+    const data = this.#messageIsText && this.#transientText ? joinText(this.#fragments, this.#messageLength) : joinFragments(this.#fragments, this.#messageLength);
     this.#fragments.length = 0;
     this.#inMessage = false;
     this.#sink.onMessage(this.#messageIsText, data, false);
@@ -378,7 +387,7 @@ export class FrameParser {
     if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence (after decompression)');
     }
-    const data = joinFragments(this.#fragments, this.#messageLength);
+    const data = this.#messageIsText && this.#transientText ? joinText(this.#fragments, this.#messageLength) : joinFragments(this.#fragments, this.#messageLength);
     this.#fragments.length = 0;
     this.#inMessage = false;
     this.#sink.onMessage(this.#messageIsText, data, true);
@@ -510,6 +519,26 @@ export class FrameParser {
     }
     return out;
   }
+}
+
+// The reused buffer of joinText, grown as needed up to TEXT_JOIN_MAX; longer text gets a
+// buffer of its own (it is rare, and the buffer would stay large).
+const TEXT_JOIN_MAX = 1024 * 1024;
+let textJoin: Buffer | null = null;
+
+/** Like {@link joinFragments}, into the reused buffer: the result is valid until the next call. */
+function joinText(fragments: Buffer[], length: number): Buffer {
+  if (fragments.length === 1 || length === 0 || length > TEXT_JOIN_MAX) return joinFragments(fragments, length);
+  let out = textJoin;
+  if (out === null || out.length < length) {
+    out = textJoin = Buffer.allocUnsafeSlow(Math.min(TEXT_JOIN_MAX, Math.max(length, 2 * (out?.length ?? 32 * 1024))));
+  }
+  let offset = 0;
+  for (const f of fragments) {
+    out.set(f, offset);
+    offset += f.length;
+  }
+  return out.subarray(0, length);
 }
 
 /**

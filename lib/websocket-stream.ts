@@ -372,12 +372,11 @@ export class WebSocketStream {
   // --- receiving -------------------------------------------------------------------------------
 
   /** Holds a received message for the readable; pauses the socket when too much is held. */
-  #receive(isText: boolean, data: Buffer): void {
+  #receive(data: string | Buffer, size: number): void {
     // The message steps return unless OPEN: after close(), cancel or abort, drop it. (A peer's
     // Close frame comes after its messages; those are still delivered.)
     if (this.#discarding || this.#readableDone) return;
-    const size = data.length;
-    this.#inbox.push(isText ? data.toString('utf8') : toUint8Array(data), size);
+    this.#inbox.push(typeof data === 'string' ? data : toUint8Array(data), size);
     this.#inboxBytes += size;
     if (this.#released && !this.#deliveryScheduled) {
       // The readable waits for a message: give it once this read of the socket has been parsed
@@ -521,8 +520,8 @@ export class WebSocketStream {
     onEstablished(protocol: string, extensions: string): void {
       setImmediate(WebSocketStream.#establishedTask, this.#stream, protocol, extensions);
     }
-    onMessage(isText: boolean, data: Buffer): void {
-      this.#stream.#receive(isText, data);
+    onMessage(data: string | Buffer, byteLength: number): void {
+      this.#stream.#receive(data, byteLength);
     }
     onClosingHandshakeStarted(): void {
       const stream = this.#stream;

@@ -9,7 +9,7 @@ import { fireEvent } from './dispatch';
 import { CloseEvent } from './events';
 import { toConnectOptions, type WebSocketInit } from './options';
 import { checkProtocols, parseWebSocketURL } from './url';
-import { utf8Decode, validateCloseCodeAndReason } from './validation';
+import { validateCloseCodeAndReason } from './validation';
 import {
   defineInterface,
   illegalInvocation,
@@ -31,8 +31,8 @@ type HandlerName = 'open' | 'message' | 'error' | 'close';
 const addListener = EventTarget.prototype.addEventListener;
 const removeListener = EventTarget.prototype.removeEventListener;
 
-// Received messages waiting for their task, as (WebSocket, isText, data) triples from index
-// messageHead on; shared by the WebSockets of this realm.
+// Received messages waiting for their task, as (WebSocket, data) pairs from index messageHead
+// on (data: decoded text, or binary bytes); shared by the WebSockets of this realm.
 const messageQueue: unknown[] = [];
 let messageHead = 0;
 
@@ -296,10 +296,10 @@ export class WebSocket extends EventTarget {
     onEstablished(protocol: string, extensions: string): void {
       setImmediate(WebSocket.#establishedTask, this.#ws, protocol, extensions);
     }
-    onMessage(isText: boolean, data: Buffer): void {
+    onMessage(data: string | Buffer): void {
       // One Immediate per message, as the spec queues one task per message; it takes its message
       // from a FIFO shared by all WebSockets, so no argument list is allocated per message.
-      messageQueue.push(this.#ws, isText, data);
+      messageQueue.push(this.#ws, data);
       setImmediate(WebSocket.#nextMessageTask);
     }
     onClosingHandshakeStarted(): void {
@@ -337,28 +337,27 @@ export class WebSocket extends EventTarget {
     const q = messageQueue;
     const h = messageHead;
     const ws = q[h] as WebSocket;
-    const isText = q[h + 1] as boolean;
-    const data = q[h + 2] as Buffer;
-    q[h] = q[h + 1] = q[h + 2] = undefined;
-    messageHead = h + 3;
+    const data = q[h + 1] as string | Buffer;
+    q[h] = q[h + 1] = undefined;
+    messageHead = h + 2;
     if (messageHead === q.length) {
       q.length = 0;
       messageHead = 0;
-    } else if (messageHead >= 3 * 1024 && 2 * messageHead >= q.length) {
+    } else if (messageHead >= 2 * 1024 && 2 * messageHead >= q.length) {
       q.splice(0, messageHead);
       messageHead = 0;
     }
-    WebSocket.#messageTask(ws, isText, data);
+    WebSocket.#messageTask(ws, data);
   }
 
   /** @see https://websockets.spec.whatwg.org/#feedback-from-the-protocol (a message has been received) */
-  static #messageTask(ws: WebSocket, isText: boolean, data: Buffer): void {
+  static #messageTask(ws: WebSocket, data: string | Buffer): void {
     // 1. If the ready state is not OPEN, return.
     if (ws.#readyState !== ReadyState.OPEN) return;
     // 2. dataForEvent, by type and the binary type in force now.
     let value: string | ArrayBuffer | Blob;
-    // The parser has checked the bytes; this decodes them, by the fastest route for this runtime.
-    if (isText) value = utf8Decode(data);
+    // Text was decoded when it arrived (the parser had checked its bytes).
+    if (typeof data === 'string') value = data;
     else if (ws.#binaryType === 'arraybuffer') value = toArrayBuffer(data);
     else value = new Blob([data]);
     // 3. Fire a MessageEvent with origin = the serialization of the URL's origin.

@@ -571,6 +571,37 @@ describe('messages joined from pieces', () => {
     expect((events[0] as { data: Buffer }).data.buffer).toBe(chunk.buffer);
   });
 
+  test('transientText: text joined from pieces is right when read during onMessage, binary still owns its buffer', () => {
+    const texts: string[] = [];
+    const binaries: Buffer[] = [];
+    const sink: ParserSink = {
+      // Decoded during the call, as the connection does: the bytes may be reused afterwards.
+      onMessage: (isText, data) => (isText ? texts.push(data.toString('utf8')) : binaries.push(data)),
+      onPing: () => {},
+      onPong: () => {},
+      onClose: () => {},
+      onProtocolError: (code, message) => {
+        throw new Error(`${code} ${message}`);
+      },
+    };
+    const parser = new FrameParser(sink, { role: 'client', transientText: true });
+    const first = 'é'.repeat(3000);
+    const second = 'x'.repeat(5000);
+    const payload = Buffer.from(Array.from({ length: 5000 }, (_, i) => i & 0xff));
+    const stream = Buffer.concat([
+      raw({ opcode: Opcode.TEXT, payload: first.slice(0, 1000), fin: false }),
+      raw({ opcode: Opcode.CONTINUATION, payload: first.slice(1000) }),
+      raw({ opcode: Opcode.TEXT, payload: second }),
+      raw({ opcode: Opcode.BINARY, payload }),
+    ]);
+    // One byte at a time: every message arrives in many pieces.
+    for (let i = 0; i < stream.length; i++) parser.push(stream.subarray(i, i + 1));
+    expect(texts).toEqual([first, second]);
+    expect(binaries).toHaveLength(1);
+    expect(binaries[0].equals(payload)).toBe(true);
+    expect(ownsBuffer(binaries[0])).toBe(true);
+  });
+
   test('a message whose last frame arrives in several chunks, fed byte by byte in the server role, is unmasked and whole', () => {
     const payload = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 13) & 0xff));
     const stream = Buffer.concat([
