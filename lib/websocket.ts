@@ -5,7 +5,7 @@
 import { Blob } from 'node:buffer';
 import { ReadyState } from './constants';
 import { Connection, type ConnectionHandler } from './connection';
-import { fireEvent } from './dispatch';
+import { dropHandlerMap, fireEvent } from './dispatch';
 import { CloseEvent } from './events';
 import { toConnectOptions, type WebSocketInit } from './options';
 import { checkProtocols, parseWebSocketURL } from './url';
@@ -88,6 +88,7 @@ export class WebSocket extends EventTarget {
    */
   constructor(url: string | URL, protocols: string | Iterable<string> | WebSocketInit | null | undefined = undefined) {
     super();
+    dropHandlerMap(this);
     if (arguments.length === 0) throw missingArguments('WebSocket', 'constructor', 1, 0);
     const urlString = toUSVString(url);
     // The second argument: the Standard's protocols, or a WebSocketInit of Node-side options.

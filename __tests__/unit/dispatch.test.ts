@@ -6,7 +6,7 @@
  * @see https://dom.spec.whatwg.org/#concept-event-listener-inner-invoke
  */
 import { getEventListeners } from 'node:events';
-import { fireEvent } from '../../lib/dispatch';
+import { dropHandlerMap, fireEvent } from '../../lib/dispatch';
 
 /** What a listener saw of the event while it ran. */
 function view(event: Event, target: EventTarget): { phase: number; current: boolean; path: number } {
@@ -231,5 +231,36 @@ describe('listeners changed during the dispatch', () => {
     expect(getEventListeners(target, 'x')).toEqual([expect.any(Function), a, added]);
     target.removeEventListener('x', added);
     expect(getEventListeners(target, 'x')).toHaveLength(2);
+  });
+});
+
+describe('dropHandlerMap', () => {
+  const slotOf = (target: EventTarget): unknown => {
+    const key = Object.getOwnPropertySymbols(target).find((s) => s.description === 'kHandlers');
+    return key === undefined ? 'no slot' : (target as unknown as Record<symbol, unknown>)[key];
+  };
+
+  test("leaves Node's on* handler slot empty (as Node 24 does), and listeners and dispatch work as before", () => {
+    const target = new EventTarget();
+    dropHandlerMap(target);
+    // Node 18 has no such slot; Node 20 and 22 made a Map, now gone; Node 24 on never made one.
+    expect(['no slot', undefined]).toContain(slotOf(target));
+    const seen: string[] = [];
+    const listener = (e: Event): number => seen.push(e.type);
+    target.addEventListener('x', listener);
+    expect(fireEvent(target, new Event('x'))).toBe(true);
+    target.removeEventListener('x', listener);
+    fireEvent(target, new Event('x'));
+    expect(seen).toEqual(['x']);
+  });
+
+  test('a slot that holds handlers is left alone', () => {
+    const signal = new AbortController().signal;
+    const handler = (): void => {};
+    signal.onabort = handler;
+    const before = slotOf(signal);
+    dropHandlerMap(signal);
+    expect(slotOf(signal)).toBe(before);
+    expect(signal.onabort).toBe(handler);
   });
 });
