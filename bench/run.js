@@ -539,7 +539,7 @@ function apiTables(api) {
         const perOp = (impl) => median(ok(impl).map((r) => (1000 * r.cpuMs) / w.ops(r)));
         const perOpCell = i === 0 ? `${each(perOp)} per ${w.op}` : '';
         lines.push(
-          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${all.map(show).join(' | ')} | ${others.map((impl) => ratio(median(values[impl]), median(values.ws))).join(' | ')} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
+          `| ${row.label} | ${row.unit} (${row.better}) | ${mode} | ${all.map(show).join(' | ')} | ${others.map((impl) => ratio(median(values[impl]), median(values.ws || []))).join(' | ')} | ${cpuCell('cpuMs')} | ${perOpCell} | ${cpuCell('serverCpuMs')} |`,
         );
       }
     }

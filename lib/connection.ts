@@ -15,8 +15,18 @@ import type { ConnectOptions, HeartbeatConfig } from './options';
 import { FrameParser, type ParserSink } from './parser';
 import { PIECE_SIZE, PiecePool } from './piece-pool';
 import { settings } from './settings';
-import { Dial, type DialHandler } from './transport';
+import { Dial, type DialHandler, kEarlyReads, kOnRead, type ReadingSocket } from './transport';
 import { utf8Decode } from './validation';
+
+/** For a socket given up: what it still reads is dropped. */
+function ignoreRead(): void {}
+
+/** `data` copied into an ArrayBuffer of its own (Buffer.from may share a pool's). */
+function ownCopy(data: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(data.length);
+  copy.set(data);
+  return copy;
+}
 
 /** What a connection tells its owner. */
 export interface ConnectionHandler {
@@ -81,7 +91,7 @@ let textScratch: Buffer | null = null;
 // connection does not bind four closures of its own.
 const kConnection = Symbol('connection');
 const NO_PROTOCOLS: readonly string[] = [];
-interface OwnedSocket extends net.Socket {
+interface OwnedSocket extends ReadingSocket {
   [kConnection]: Connection;
 }
 
@@ -180,13 +190,20 @@ export class Connection implements ParserSink, DialHandler {
     // Frames of one tick are already written together, so Nagle's delay would only add latency.
     socket.setNoDelay(true);
     if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
+    // Sockets read into the shared buffer (transport.ts) call #socketOnRead; the others emit 'data'.
+    owned[kOnRead] = Connection.#socketOnRead;
     socket.on('data', Connection.#socketOnData);
     socket.on('error', Connection.#socketOnError);
     socket.on('close', Connection.#socketOnClose);
     // A 'data' listener starts the flow; a pause() made before the socket existed stops it again.
     if (this.#paused) socket.pause();
     this.#sendRequest();
-    if (head.length > 0) this.#onData(head);
+    if (head.length > 0) this.#onData(head, false);
+    const early = owned[kEarlyReads];
+    if (early !== undefined) {
+      owned[kEarlyReads] = undefined;
+      for (const chunk of early) this.#onData(chunk, false);
+    }
   }
 
   /** @internal DialHandler: no socket could be made; the connection fails without one. */
@@ -196,7 +213,12 @@ export class Connection implements ParserSink, DialHandler {
   }
 
   static #socketOnData(this: OwnedSocket, chunk: Buffer): void {
-    this[kConnection].#onData(chunk);
+    this[kConnection].#onData(chunk, false);
+  }
+
+  // A read into the shared buffer: nothing of `chunk` may be kept once this returns.
+  static #socketOnRead(this: net.Socket, chunk: Buffer): void {
+    (this as OwnedSocket)[kConnection].#onData(chunk, true);
   }
 
   static #socketOnError(this: OwnedSocket, error: Error): void {
@@ -274,6 +296,7 @@ export class Connection implements ParserSink, DialHandler {
     const old = this.#socket as OwnedSocket;
     this.#socket = null;
     old.removeListener('data', Connection.#socketOnData);
+    old[kOnRead] = ignoreRead;
     old.removeListener('error', Connection.#socketOnError);
     old.removeListener('close', Connection.#socketOnClose);
     old.on('error', ignoreError);
@@ -283,17 +306,19 @@ export class Connection implements ParserSink, DialHandler {
     return true;
   }
 
-  #onData(chunk: Buffer): void {
+  #onData(chunk: Buffer, borrowed: boolean): void {
     // A failed connection reads only to drain the socket (see #fail): nothing more is parsed.
     if (this.#failed) return;
     if (this.#parser !== null || this.#phase === Phase.OPEN) {
       this.#received = true; // a sign of life for the heartbeat
-      (this.#parser ??= this.#makeParser()).push(chunk);
+      (this.#parser ??= this.#makeParser()).push(chunk, borrowed);
       return;
     }
     if (this.#phase !== Phase.CONNECTING) return;
     const reader = (this.#headReader ??= new HttpHeadReader(settings.maxHandshakeHeadSize));
-    const result = reader.push(chunk);
+    // The reader keeps what it is given (a head may come in several reads): a copy of a
+    // borrowed read. Responses are small, and after this the bytes are the parser's, as owned.
+    const result = reader.push(borrowed ? Buffer.from(chunk) : chunk);
     if (result.kind === 'more') return;
     this.#headReader = null;
     if (result.kind === 'error') {
@@ -341,9 +366,11 @@ export class Connection implements ParserSink, DialHandler {
   // --- ParserSink ----------------------------------------------------------------------------
 
   /** @internal */
-  onMessage(isText: boolean, data: Buffer): void {
-    // Text is decoded now: its bytes may be the parser's reused buffer (transientText).
-    this.#handler.onMessage(isText ? utf8Decode(data) : data, data.length);
+  onMessage(isText: boolean, data: Buffer, _compressed: boolean, borrowed = false): void {
+    // Text is decoded now: its bytes may be the parser's reused buffer (transientText), or the
+    // socket's (borrowed). Borrowed binary is copied into memory of its own, which the API can
+    // hand to the page as its ArrayBuffer without another copy.
+    this.#handler.onMessage(isText ? utf8Decode(data) : borrowed ? ownCopy(data) : data, data.length);
   }
 
   /** @internal RFC 6455 §5.5.2: answer a Ping with a Pong carrying its payload. */

@@ -12,11 +12,12 @@ export interface ParserSink {
   /**
    * A complete message, inflated if it came compressed (`compressed`). `data` may be a view of a
    * pushed chunk; it stays valid as long as the chunk does (the parser never writes into a chunk
-   * after handing out a view of it). With `transientText`, the bytes of a text message may be
-   * valid only until this returns.
+   * after handing out a view of it). `borrowed`: `data` is a view of a chunk pushed as borrowed,
+   * valid only until this returns. With `transientText`, the bytes of a text message may be
+   * valid only until this returns too.
    */
-  onMessage(isText: boolean, data: Buffer, compressed: boolean): void;
-  /** A Ping; the connection answers with a Pong carrying the same `payload`. */
+  onMessage(isText: boolean, data: Buffer, compressed: boolean, borrowed?: boolean): void;
+  /** A Ping; the connection answers with a Pong carrying the same `payload` (never borrowed). */
   onPing(payload: Buffer): void;
   /** A Pong. */
   onPong(payload: Buffer): void;
@@ -118,6 +119,10 @@ export class FrameParser {
   #stagingUsed = 0;
   // Made on the first text message that arrives in pieces; most never do.
   #utf8: Utf8StreamValidator | null = null;
+  // While a borrowed chunk is being parsed: its memory, which nothing may keep after push().
+  #borrowed: ArrayBufferLike | null = null;
+  // A large unfragmented message from a borrowed chunk, copied in as its bytes arrive.
+  #direct: Buffer | null = null;
 
   constructor(sink: ParserSink, options: ParserOptions) {
     this.#sink = sink;
@@ -134,13 +139,34 @@ export class FrameParser {
 
   /**
    * Feeds the next bytes of the stream. In the server role the chunk's bytes are unmasked in
-   * place, so the caller hands over ownership of it.
+   * place, so the caller hands over ownership of it. `borrowed`: the chunk's memory is reused
+   * once this returns (a socket's read buffer), so whatever the parser keeps of it is copied,
+   * and messages that are views of it are handed to the sink as borrowed.
    */
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, borrowed = false): void {
     if (this.#state === State.STOPPED || chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
-    this.#run();
+    if (!borrowed) {
+      this.#run();
+      return;
+    }
+    const memory = chunk.buffer;
+    this.#borrowed = memory;
+    try {
+      this.#run();
+    } finally {
+      this.#borrowed = null;
+      // Unread bytes of the chunk (a frame head or payload cut by the read) are kept as a copy.
+      // They may be in a view of it that #contiguous made, so look for its memory.
+      const chunks = this.#chunks;
+      for (let i = 0; i < chunks.length; i++) {
+        if (chunks[i].buffer !== memory) continue;
+        const start = i === 0 ? this.#offset : 0;
+        chunks[i] = Buffer.from(chunks[i].subarray(start));
+        if (i === 0) this.#offset = 0;
+      }
+    }
   }
 
   #run(): void {
@@ -157,7 +183,7 @@ export class FrameParser {
           break;
         case State.MASK_KEY:
           if (this.#buffered < 4) return;
-          this.#maskKey = this.#consume(4);
+          this.#maskKey = this.#borrowed === null ? this.#consume(4) : Buffer.from(this.#consume(4));
           this.#state = State.PAYLOAD;
           break;
         case State.PAYLOAD:
@@ -306,20 +332,38 @@ export class FrameParser {
         if (this.#messageIsText && !isUtf8(data)) return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
         this.#state = State.HEAD;
         this.#inMessage = false;
-        this.#sink.onMessage(this.#messageIsText, data, false);
+        this.#sink.onMessage(this.#messageIsText, data, false, this.#borrowed !== null && data.buffer === this.#borrowed);
         return true;
       }
     }
+    // A large unfragmented message read from borrowed chunks is copied into a buffer of its own
+    // as it arrives (its size is known from its head), instead of into copies that are joined at
+    // the end. Not text for a transientText sink: that is joined into the shared buffer.
+    if (
+      this.#borrowed !== null &&
+      this.#direct === null &&
+      this.#fin &&
+      this.#payloadRead === 0 &&
+      this.#fragments.length === 0 &&
+      this.#staging === null &&
+      this.#payloadLength >= DIRECT_MIN &&
+      this.#payloadLength <= DIRECT_MAX &&
+      !(this.#messageIsText && this.#transientText)
+    ) {
+      this.#direct = Buffer.allocUnsafeSlow(this.#payloadLength);
+    }
+    const direct = this.#direct;
     // Data frames: take whatever has arrived, so UTF-8 is checked as the bytes come in.
     while (this.#payloadRead < this.#payloadLength) {
       if (this.#buffered === 0) return false;
       const piece = this.#take(this.#payloadLength - this.#payloadRead);
       if (this.#server) maskInPlace(piece, this.#maskKey, 0, 0, piece.length, this.#payloadRead);
-      this.#payloadRead += piece.length;
       if (this.#messageIsText && !(this.#utf8 ??= new Utf8StreamValidator()).push(piece)) {
         return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message is not valid UTF-8');
       }
-      this.#keep(piece);
+      if (direct !== null) direct.set(piece, this.#payloadRead);
+      else this.#keep(piece);
+      this.#payloadRead += piece.length;
     }
     this.#state = State.HEAD;
     if (!this.#fin) return true;
@@ -328,7 +372,9 @@ export class FrameParser {
     if (this.#messageIsText && this.#utf8 !== null && !this.#utf8.end()) {
       return this.#fail(CloseCode.INVALID_PAYLOAD, 'text message ends inside a UTF-8 sequence');
     }
-    const data = this.#messageIsText && this.#transientText ? joinText(this.#fragments, this.#messageLength) : joinFragments(this.#fragments, this.#messageLength);
+    this.#direct = null;
+    const data =
+      direct !== null ? direct : this.#messageIsText && this.#transientText ? joinText(this.#fragments, this.#messageLength) : joinFragments(this.#fragments, this.#messageLength);
     this.#fragments.length = 0;
     this.#inMessage = false;
     this.#sink.onMessage(this.#messageIsText, data, false);
@@ -401,7 +447,8 @@ export class FrameParser {
   #keep(piece: Buffer): void {
     if (piece.length >= SMALL_PIECE) {
       this.#endRun();
-      this.#fragments.push(piece);
+      // A view of a borrowed chunk would not outlive push(): keep a copy.
+      this.#fragments.push(this.#borrowed !== null && piece.buffer === this.#borrowed ? Buffer.from(piece) : piece);
       return;
     }
     let staging = this.#staging;
@@ -426,10 +473,10 @@ export class FrameParser {
   #control(payload: Buffer): boolean {
     switch (this.#opcode) {
       case Opcode.PING:
-        this.#sink.onPing(payload);
+        this.#sink.onPing(this.#borrowed !== null && payload.buffer === this.#borrowed ? Buffer.from(payload) : payload);
         break;
       case Opcode.PONG:
-        this.#sink.onPong(payload);
+        this.#sink.onPong(this.#borrowed !== null && payload.buffer === this.#borrowed ? Buffer.from(payload) : payload);
         break;
       default:
         return this.#close(payload);
@@ -520,6 +567,11 @@ export class FrameParser {
     return out;
   }
 }
+
+// Unfragmented messages from this size, read from borrowed chunks, are copied in as they arrive.
+// (Larger ones are kept as copies and joined: their head alone commits no memory then.)
+const DIRECT_MIN = 64 * 1024;
+const DIRECT_MAX = 256 * 1024 * 1024;
 
 // The reused buffer of joinText, grown as needed up to TEXT_JOIN_MAX; longer text gets a
 // buffer of its own (it is rare, and the buffer would stay large).

@@ -15,6 +15,29 @@ import { buildConnectRequest, connectStatus, effectivePort, proxyFromEnvironment
 import { settings } from './settings';
 
 /** What a dial tells its owner, exactly once. */
+/**
+ * Plain TCP sockets (and Unix sockets) are read into one buffer shared by all of them
+ * (`onread`), not into a fresh 64 KiB buffer per read: the owner handles each read at once, as
+ * the function under this key, and copies whatever it keeps (FrameParser's borrowed chunks).
+ * That spares an allocation and its collection per read, and Node's stream machinery.
+ */
+export const kOnRead = Symbol('polyfill.onRead');
+/** Reads that came before the owner took the socket (copies), for it to handle first. */
+export const kEarlyReads = Symbol('polyfill.earlyReads');
+export type ReadingSocket = net.Socket & { [kOnRead]?: (this: net.Socket, chunk: Buffer) => void; [kEarlyReads]?: Buffer[] };
+
+const READ_SIZE = 64 * 1024;
+let readBuffer: Buffer | null = null;
+
+function onSocketRead(this: ReadingSocket, nread: number, buffer: Uint8Array): boolean {
+  const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, nread);
+  const handler = this[kOnRead];
+  if (handler !== undefined) handler.call(this, chunk);
+  else (this[kEarlyReads] ??= []).push(Buffer.from(chunk));
+  // true: go on reading (false would pause the socket).
+  return true;
+}
+
 export interface DialHandler {
   /**
    * `socket` is connected (and, for `wss:`, its TLS handshake is done). `head` holds bytes
@@ -203,7 +226,7 @@ export class Dial {
           servername: this.#options.tls.servername ?? (net.isIP(host) === 0 ? host : undefined),
           ALPNProtocols: ['http/1.1'],
         } as tls.ConnectionOptions)
-      : net.connect(where);
+      : net.connect({ ...where, onread: { buffer: (readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE)), callback: onSocketRead } });
     this.#socket = socket;
     const onError = (error: Error): void => {
       if (this.#socket !== socket) return;

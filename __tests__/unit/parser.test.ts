@@ -681,6 +681,50 @@ describe('writer -> parser round trips (property)', () => {
       { numRuns: 60 },
     );
   });
+
+  test.each([
+    ['client', false],
+    ['client', true],
+    ['server', false],
+  ] as const)('borrowed chunks (%s role, transientText %s): every read lands in one buffer, overwritten after each push; the reports are the same', (role, transientText) => {
+    const pool = role === 'server' ? new MaskPool() : undefined;
+    fc.assert(
+      fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.uniqueArray(fc.nat(), { maxLength: 30 }), (specs, rawCuts) => {
+        const messages = specs.map((m) => ({ text: m.text, payload: payloadFor(m), fragments: m.fragments }));
+        // A Ping after each message, so that control payloads come from borrowed reads too.
+        const stream = Buffer.concat(messages.flatMap((m, i) => [write([m], pool), Buffer.concat(encodeFrame(Opcode.PING, Buffer.from(`p${i}`), { mask: pool }))]));
+        const cuts = [...new Set(rawCuts.map((c) => c % stream.length))].filter((c) => c > 0).sort((a, b) => a - b);
+        const seen: { type: string; text?: string; data?: Buffer }[] = [];
+        const sink: ParserSink = {
+          // As the connection does: text decoded during the call, borrowed binary copied.
+          onMessage: (isText, data, _compressed, borrowed) =>
+            seen.push(isText ? { type: 'text', text: data.toString('utf8') } : { type: 'binary', data: borrowed ? Buffer.from(data) : data }),
+          onPing: (data) => seen.push({ type: 'ping', data }),
+          onPong: () => {},
+          onClose: () => {},
+          onProtocolError: (code, why) => seen.push({ type: `error ${code} ${why}` }),
+        };
+        const parser = new FrameParser(sink, { role, transientText });
+        const shared = Buffer.alloc(stream.length);
+        let from = 0;
+        for (const cut of [...cuts, stream.length]) {
+          // The read buffer: filled with this read, then scribbled over once the parser is done.
+          stream.copy(shared, 0, from, cut);
+          parser.push(shared.subarray(0, cut - from), true);
+          shared.fill(0xee);
+          from = cut;
+        }
+        expect(seen.map((e) => e.type)).toEqual(messages.flatMap((m) => [m.text ? 'text' : 'binary', 'ping']));
+        messages.forEach((m, i) => {
+          const got = seen[2 * i];
+          if (m.text) expect(got.text).toBe(m.payload.toString('utf8'));
+          else expect((got.data as Buffer).equals(m.payload)).toBe(true);
+          expect((seen[2 * i + 1].data as Buffer).toString()).toBe(`p${i}`);
+        });
+      }),
+      { numRuns: 60 },
+    );
+  });
 });
 
 describe('arbitrary peer input (property)', () => {
