@@ -34,7 +34,7 @@ export interface ConnectionHandler {
   onEstablished(protocol: string, extensions: string): void;
   /**
    * _A WebSocket Message Has Been Received_ (RFC 6455 §6.2): text already decoded (a string), or
-   * binary data; `byteLength`: its size on the wire, inflated.
+   * binary data; `byteLength`: its size in bytes (inflated, if it came compressed).
    */
   onMessage(data: string | Buffer, byteLength: number): void;
   /** The peer's Close frame arrived before we sent ours: _the closing handshake is started_. */

@@ -569,7 +569,8 @@ export class FrameParser {
 }
 
 // Unfragmented messages from this size, read from borrowed chunks, are copied in as they arrive.
-// (Larger ones are kept as copies and joined: their head alone commits no memory then.)
+// (Larger ones, possible only with a raised maxPayload, are kept as copies and joined, so that a
+// frame head alone never asks for an allocation that large.)
 const DIRECT_MIN = 64 * 1024;
 const DIRECT_MAX = 256 * 1024 * 1024;
 

@@ -14,7 +14,6 @@ import type { ConnectOptions, ProxyConfig } from './options';
 import { buildConnectRequest, connectStatus, effectivePort, proxyFromEnvironment, proxyName } from './proxy';
 import { settings } from './settings';
 
-/** What a dial tells its owner, exactly once. */
 /**
  * Plain TCP sockets (and Unix sockets) are read into one buffer shared by all of them
  * (`onread`), not into a fresh 64 KiB buffer per read: the owner handles each read at once, as
@@ -38,6 +37,7 @@ function onSocketRead(this: ReadingSocket, nread: number, buffer: Uint8Array): b
   return true;
 }
 
+/** What a dial tells its owner, exactly once. */
 export interface DialHandler {
   /**
    * `socket` is connected (and, for `wss:`, its TLS handshake is done). `head` holds bytes

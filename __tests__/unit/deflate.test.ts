@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import * as zlib from 'node:zlib';
 import { deflateAvailable, PerMessageDeflate, sweepIdle } from '../../lib/deflate';
 import type { DeflateParams } from '../../lib/extensions';
@@ -444,5 +445,63 @@ describe('zlib streams are freed when idle, and context takeover carries over', 
     expect(codec.holdsZlib).toBe(false);
     sweepIdle();
     sweepIdle();
+  });
+});
+
+describe('compressed messages from borrowed chunks (property)', () => {
+  test('every read lands in one buffer, overwritten after each push: the messages inflate the same', () => {
+    const message = fc.record({
+      text: fc.boolean(),
+      length: fc.oneof(fc.constantFrom(0, 1, 125, 65536, 70000), fc.integer({ min: 0, max: 90000 })),
+      seed: fc.integer({ min: 0, max: 255 }),
+      fragments: fc.integer({ min: 1, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.uniqueArray(fc.nat(), { maxLength: 25 }), (specs, rawCuts) => {
+        // The peer's compressor: with context takeover and 15-bit windows both ways, what one
+        // codec compresses the other inflates, message after message.
+        const peer = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
+        const payloads = specs.map((m) => {
+          // Compressible but not trivial: a repeating pattern with the seed mixed in.
+          const b = Buffer.alloc(m.length);
+          for (let i = 0; i < b.length; i++) b[i] = m.text ? 0x61 + ((i >> 3) % 26) : (i * m.seed) & 0xff;
+          return b;
+        });
+        const parts: Buffer[] = [];
+        specs.forEach((m, k) => {
+          const compressed = Buffer.from(peer.compress(payloads[k]) as Buffer);
+          for (let f = 0; f < m.fragments; f++) {
+            const piece = compressed.subarray(Math.floor((compressed.length * f) / m.fragments), Math.floor((compressed.length * (f + 1)) / m.fragments));
+            const opcode = f > 0 ? 0x0 : m.text ? 0x1 : 0x2;
+            parts.push(frame(opcode, piece, { fin: f === m.fragments - 1, rsv: f === 0 ? 4 : 0 }));
+          }
+          parts.push(frame(0x9, `p${k}`));
+        });
+        peer.close();
+        const stream = Buffer.concat(parts);
+        const cuts = [...new Set(rawCuts.map((c) => c % stream.length))].filter((c) => c > 0).sort((a, b) => a - b);
+        const seen: string[] = [];
+        const codec = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
+        const sink: ParserSink = {
+          onMessage: (isText, data) => seen.push(`${isText ? 't' : 'b'}:${data.toString('hex')}`),
+          onPing: (data) => seen.push(`ping:${data.toString()}`),
+          onPong: () => {},
+          onClose: () => {},
+          onProtocolError: (code, why) => seen.push(`error ${code} ${why}`),
+        };
+        const parser = new FrameParser(sink, { role: 'client', decompressor: codec, transientText: true });
+        const shared = Buffer.alloc(stream.length);
+        let from = 0;
+        for (const cut of [...cuts, stream.length]) {
+          stream.copy(shared, 0, from, cut);
+          parser.push(shared.subarray(0, cut - from), true);
+          shared.fill(0xee);
+          from = cut;
+        }
+        codec.close();
+        expect(seen).toEqual(specs.flatMap((m, k) => [`${m.text ? 't' : 'b'}:${payloads[k].toString('hex')}`, `ping:p${k}`]));
+      }),
+      { numRuns: 40 },
+    );
   });
 });
