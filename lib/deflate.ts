@@ -188,6 +188,7 @@ export class PerMessageDeflate implements MessageDecompressor {
   readonly #received: Tail | null;
   readonly #sent: Tail | null;
   #used = false; // since the last sweep
+  #midMessage = false; // the inflater is part-way through a compressed message
   #failure: Failure | null = null;
   #closed = false;
 
@@ -234,6 +235,7 @@ export class PerMessageDeflate implements MessageDecompressor {
     }
     const produced = output.finish();
     if (this.#received !== null && produced > 0) this.#received.pushPieces(out, first);
+    this.#midMessage = !last;
     return produced;
   }
 
@@ -362,19 +364,22 @@ export class PerMessageDeflate implements MessageDecompressor {
 
   /**
    * @internal The sweep: frees both zlib streams if the codec was not used since the previous
-   * sweep, and returns true once it holds none.
+   * sweep (the inflater only between messages), and returns true once it holds none.
    */
   releaseIfIdle(): boolean {
     if (this.#used && !this.#closed) {
       this.#used = false;
       return false;
     }
-    this.#inflater?.close();
-    this.#inflater = null;
     this.#deflater?.close();
     this.#deflater = null;
-    this.#received?.compact();
     this.#sent?.compact();
+    // A message part-way through the inflater (a peer that paused inside one) needs that stream:
+    // its state is more than the window a fresh one could be primed with.
+    if (this.#midMessage && !this.#closed) return false;
+    this.#inflater?.close();
+    this.#inflater = null;
+    this.#received?.compact();
     return true;
   }
 

@@ -387,6 +387,35 @@ describe('zlib streams are freed when idle, and context takeover carries over', 
     codec.close();
   });
 
+  test('receiving: a message part-way through the inflater keeps it over idle sweeps (a server pausing inside a message)', () => {
+    const peer = new PerMessageDeflate(DEFAULTS, { threshold: 0 });
+    const text = Buffer.from('x'.repeat(3000) + JSON.stringify({ a: 'b'.repeat(5000), c: [1, 2, 3] }).repeat(40));
+    const compressed = Buffer.from(peer.compress(text) as Buffer);
+    peer.close();
+    const half = compressed.length >> 1;
+    for (const split of ['inside one frame', 'between fragments'] as const) {
+      const { parser, events, codec } = setUp();
+      if (split === 'inside one frame') {
+        const whole = frame(0x1, compressed, { rsv: 4 });
+        parser.push(whole.subarray(0, half));
+        sweepIdle();
+        sweepIdle();
+        parser.push(whole.subarray(half));
+      } else {
+        parser.push(frame(0x1, compressed.subarray(0, half), { fin: false, rsv: 4 }));
+        sweepIdle();
+        sweepIdle();
+        parser.push(frame(0x0, compressed.subarray(half)));
+      }
+      expect(events).toEqual([{ type: 'message', isText: true, data: text.toString(), compressed: true }]);
+      // Once the message is whole, idle sweeps free the streams again.
+      sweepIdle();
+      sweepIdle();
+      expect(codec.holdsZlib).toBe(false);
+      codec.close();
+    }
+  });
+
   test('receiving: after a release, messages that refer to earlier ones still inflate', async () => {
     const deflater = zlib.createDeflateRaw();
     const compressNext = (data: Buffer): Promise<Buffer> =>
