@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Opcode } from '../../lib/constants';
-import { TestServer } from '../../lib/server';
+import { type ServerConnection, TestServer } from '../../lib/server';
 import { within } from '../helpers/events';
 
 const MiB = 1024 * 1024;
@@ -73,6 +73,29 @@ function client(url: string, maxPayload: number | undefined): Promise<ChildRepor
   });
 }
 
+/**
+ * The server's next Close frame; if none comes in time, fails with what the server saw instead
+ * and how the client process ended (its report, or its exit and stderr), so that a failure on a
+ * loaded machine says where it stuck.
+ */
+async function closeOrWhy(conn: ServerConnection, report: Promise<ChildReport>): Promise<unknown> {
+  const seen: string[] = [];
+  const deadline = Date.now() + 15_000;
+  try {
+    for (;;) {
+      const event = await conn.events.next(Math.max(1, deadline - Date.now()), "the client's Close frame");
+      if (event.type === 'close') return event;
+      seen.push(event.type);
+    }
+  } catch (error) {
+    const child = await report.then(
+      (r) => `reported ${JSON.stringify(r)}`,
+      (e: Error) => `failed: ${e.message}`,
+    );
+    throw new Error(`${(error as Error).message}; the server saw ${JSON.stringify(seen)}; the client process ${child}`);
+  }
+}
+
 test('the bomb is what it claims: about 1 MiB that inflates to 1 GiB', async () => {
   expect(payload.length).toBeGreaterThan(0.9 * MiB);
   expect(payload.length).toBeLessThan(1.2 * MiB);
@@ -106,7 +129,7 @@ describe.each([
     expect(await conn.nextText(15_000)).toBe('ready');
     sendBomb((opcode, data, fin, rsv1) => conn.sendFrame(opcode, data, { fin, rsv1 }));
     // The client failed the connection with 1009 (RFC 6455 §7.4.1: too big to process).
-    expect(await conn.next('close', 15_000)).toMatchObject({ code: 1009 });
+    expect(await closeOrWhy(conn, report)).toMatchObject({ code: 1009 });
     const result = await within(report, 30_000, 'the client process');
     expect(result).toMatchObject({ code: 1006, wasClean: false, error: true, messages: 0 });
     const limit = maxPayload ?? 100 * MiB;
