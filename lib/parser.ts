@@ -406,6 +406,10 @@ export class FrameParser {
       const produced = decompressor.decompress(piece, last, this.#maxMessageSize - this.#messageLength, fragments);
       if (produced < 0) {
         const failure = decompressor.failure as Failure;
+        // The decompressor knows the bytes left, not the limit: name the limit.
+        if (failure.closeCode === CloseCode.MESSAGE_TOO_BIG) {
+          return this.#fail(CloseCode.MESSAGE_TOO_BIG, `message inflates to more than the limit of ${this.#maxMessageSize} bytes`);
+        }
         return this.#fail(failure.closeCode, failure.message);
       }
       this.#messageLength += produced;
