@@ -746,9 +746,11 @@ export class Connection implements ParserSink, DialHandler {
       // bytes makes the kernel answer with a reset, and a peer that is still writing to us may
       // then lose our Close frame (seen in CI: the server's write failed before it read it).
       // The close event does not wait for that: it fires once the Close frame is out, as in
-      // Chromium. The timer bounds a peer that never reads.
+      // Chromium. The socket stays ref'd while it drains: a process that exited now would close
+      // it with unread bytes, the same reset (seen in CI: a script that ends in its close
+      // handler). So a process stays up to closeLingerMs longer. The timer bounds a peer that
+      // never reads.
       socket.end(() => {
-        socket.unref();
         setTimeout(Connection.#drainEnded, settings.closeLingerMs, socket).unref();
         this.#closed(false);
       });

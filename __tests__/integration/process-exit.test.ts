@@ -57,6 +57,24 @@ test('a script whose server closes the connection exits on its own', async () =>
   expect(lines[1]).toMatchObject({ code: 4000, reason: 'server done', wasClean: true });
 });
 
+test('a script whose connection fails while the server is still writing exits on its own, after the server has read its Close frame (no reset)', async () => {
+  server = await TestServer.start({ mode: 'script' });
+  child = new Child([fixture('exit-script.js'), 'server-closes', server.url()]);
+  const conn = await server.nextConnection();
+  expect(await conn.nextText()).toBe('hello');
+  const errors: string[] = [];
+  conn.socket.on('error', (error: NodeJS.ErrnoException) => errors.push(error.code ?? error.message));
+  // An unknown opcode, then 8 MiB the client will not read: were the child to exit with them
+  // unread, its kernel would answer with a reset.
+  conn.sendRaw(Buffer.from([0x83, 0]));
+  for (let i = 0; i < 128; i++) conn.sendBinary(Buffer.alloc(64 * 1024));
+  expect((await conn.next('close', 10_000)).code).toBe(1002);
+  const lines = await expectNaturalExit(child);
+  expect(events(lines)).toEqual(['open', 'error', 'close', 'beforeExit']);
+  await conn.closed;
+  expect(errors).toEqual([]);
+});
+
 test('a script whose server drops TCP without a Close frame exits on its own after close 1006', async () => {
   server = await TestServer.start({ mode: 'script' });
   child = new Child([fixture('exit-script.js'), 'server-drops', server.url()]);
