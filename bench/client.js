@@ -172,6 +172,25 @@ async function measured(body) {
 
 
 
+/**
+ * Runs `transfer(p.warmupBytes)`, then `transfer(p.bytes)` as the measured section, sampling RSS
+ * every 10 ms: MB/s, the peak RSS and its growth over the transfer.
+ */
+async function transferWithRss(transfer, p) {
+  await transfer(p.warmupBytes);
+  gc();
+  const rssBefore = process.memoryUsage.rss();
+  let peak = rssBefore;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+  const r = await measured(async () => {
+    await transfer(p.bytes);
+    return {};
+  });
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage.rss());
+  return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -355,18 +374,7 @@ const workloads = {
       }
       if (got !== bytes) throw new Error(`received ${got} of ${bytes} bytes`);
     };
-    await transfer(p.warmupBytes);
-    gc();
-    const rssBefore = process.memoryUsage.rss();
-    let peak = rssBefore;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
-    const r = await measured(async () => {
-      await transfer(p.bytes);
-      return {};
-    });
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
+    return transferWithRss(transfer, p);
   },
 
   /**
@@ -402,18 +410,7 @@ const workloads = {
       }
       if (reason !== String(bytes)) throw new Error(`the server received ${reason} of ${bytes} bytes`);
     };
-    await transfer(p.warmupBytes);
-    gc();
-    const rssBefore = process.memoryUsage.rss();
-    let peak = rssBefore;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
-    const r = await measured(async () => {
-      await transfer(p.bytes);
-      return {};
-    });
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
+    return transferWithRss(transfer, p);
   },
 
   /** Open + clean close, `parallel` at a time, `count` in all. */

@@ -3,6 +3,7 @@ import * as zlib from 'node:zlib';
 import { deflateAvailable, PerMessageDeflate, sweepIdle } from '../../lib/deflate';
 import type { DeflateParams } from '../../lib/extensions';
 import { FrameParser, type ParserSink } from '../../lib/parser';
+import { pushBorrowed } from '../helpers/borrowed';
 import { traceInflate } from '../helpers/inflate';
 
 type Reported =
@@ -519,14 +520,7 @@ describe('compressed messages from borrowed chunks (property)', () => {
           onProtocolError: (code, why) => seen.push(`error ${code} ${why}`),
         };
         const parser = new FrameParser(sink, { role: 'client', decompressor: codec, transientText: true });
-        const shared = Buffer.alloc(stream.length);
-        let from = 0;
-        for (const cut of [...cuts, stream.length]) {
-          stream.copy(shared, 0, from, cut);
-          parser.push(shared.subarray(0, cut - from), true);
-          shared.fill(0xee);
-          from = cut;
-        }
+        pushBorrowed(parser, stream, cuts);
         codec.close();
         expect(seen).toEqual(specs.flatMap((m, k) => [`${m.text ? 't' : 'b'}:${payloads[k].toString('hex')}`, `ping:p${k}`]));
       }),

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Opcode } from '../../lib/constants';
 import { encodeCloseBody, encodeFrame, MaskPool } from '../../lib/frame';
 import { FrameParser, type ParserOptions, type ParserSink } from '../../lib/parser';
+import { pushBorrowed } from '../helpers/borrowed';
 
 /** What a parser reported, in order. Payloads are kept as handed out (views), not copied. */
 type Reported =
@@ -705,15 +706,7 @@ describe('writer -> parser round trips (property)', () => {
           onProtocolError: (code, why) => seen.push({ type: `error ${code} ${why}` }),
         };
         const parser = new FrameParser(sink, { role, transientText });
-        const shared = Buffer.alloc(stream.length);
-        let from = 0;
-        for (const cut of [...cuts, stream.length]) {
-          // The read buffer: filled with this read, then scribbled over once the parser is done.
-          stream.copy(shared, 0, from, cut);
-          parser.push(shared.subarray(0, cut - from), true);
-          shared.fill(0xee);
-          from = cut;
-        }
+        pushBorrowed(parser, stream, cuts);
         expect(seen.map((e) => e.type)).toEqual(messages.flatMap((m) => [m.text ? 'text' : 'binary', 'ping']));
         messages.forEach((m, i) => {
           const got = seen[2 * i];
