@@ -191,6 +191,20 @@ async function transferWithRss(transfer, p) {
   return { ...r, bytes: p.bytes, rate: p.bytes / 1e6 / (r.wallMs / 1000), peakRssMB: peak / 1e6, rssGrowthMB: (peak - rssBefore) / 1e6 };
 }
 
+/**
+ * The one-way workloads' measurement: `phase(p.warmup)`, then `phase(p.count)` as the measured
+ * section, then a clean close; MB/s of `size`-byte messages.
+ */
+async function oneWayRun(ws, phase, p, size) {
+  await phase(p.warmup);
+  const r = await measured(async () => {
+    await phase(p.count);
+    return {};
+  });
+  await close(ws);
+  return { ...r, count: p.count, bytes: size, rate: (size * p.count) / 1e6 / (r.wallMs / 1000) };
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -551,13 +565,7 @@ const workloads = {
         };
         fill();
       });
-    await phase(p.warmup);
-    const r = await measured(async () => {
-      await phase(p.count);
-      return {};
-    });
-    await close(ws);
-    return { ...r, count: p.count, bytes: bytes.length, rate: (bytes.length * p.count) / 1e6 / (r.wallMs / 1000) };
+    return oneWayRun(ws, phase, p, bytes.length);
   },
 
   /**
@@ -587,13 +595,7 @@ const workloads = {
         };
         ws.send(JSON.stringify({ kind: p.kind, size: p.size, count, window: p.window }));
       });
-    await phase(p.warmup);
-    const r = await measured(async () => {
-      await phase(p.count);
-      return {};
-    });
-    await close(ws);
-    return { ...r, count: p.count, bytes: bytes.length, rate: (bytes.length * p.count) / 1e6 / (r.wallMs / 1000) };
+    return oneWayRun(ws, phase, p, bytes.length);
   },
 
   /** Memory per open idle connection, after gc. */
